@@ -1,0 +1,19 @@
+/*
+ * echod: exit codes and limits shared by every module.
+ */
+#ifndef ECHOD_H
+#define ECHOD_H
+
+/* Exit codes, with their systemd.exec(5) / LSB meanings. */
+enum echod_exit {
+	ECHOD_EXIT_OK = 0,
+	ECHOD_EXIT_FAILURE = 1,		/* runtime failure (bind, fork...) */
+	ECHOD_EXIT_USAGE = 2,		/* invalid command line */
+	ECHOD_EXIT_CONFIG = 6,		/* configuration is invalid */
+};
+
+#define ECHOD_MAX_LISTEN	16	/* listening sockets, bound or passed */
+#define ECHOD_MAX_WORKERS	256	/* workers per generation */
+#define ECHOD_MAX_SLOTS		1024	/* live workers, all generations */
+
+#endif

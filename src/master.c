@@ -1,0 +1,548 @@
+/*
+ * Master process: worker supervision, reload and shutdown.
+ *
+ * Signals arrive through a signalfd, polled together with the pipe on
+ * which workers report that they serve.  Every deadline (respawn
+ * back-off, shutdown, status, watchdog) is a poll() timeout.
+ */
+#include "autoconf.h"
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master.h"
+#include "notify.h"
+#include "sig.h"
+#include "timer.h"
+#include "worker.h"
+
+#define STORM_DEATHS		5	/* this many deaths ... */
+#define STORM_WINDOW_MS		10000	/* ... within this: back off */
+#define BACKOFF_MAX_MS		60000
+#define STATUS_EVERY_MS		2000
+
+enum slot_state {
+	SLOT_FREE,
+	SLOT_RUNNING,		/* current generation */
+	SLOT_WAITING,		/* current generation, respawn pending */
+	SLOT_RETIRING,		/* older generation, draining */
+};
+
+struct worker_slot {
+	enum slot_state	 ws_state;
+	pid_t		 ws_pid;
+	unsigned	 ws_gen;
+	unsigned	 ws_index;	/* "worker N" within its generation */
+	uint64_t	 ws_started;
+	uint64_t	 ws_respawn_at;
+	bool		 ws_ready;
+};
+
+struct master {
+	const char		*cfg_path;
+	struct echod_config	 cfg;
+	struct listen_set	*listeners;
+	struct worker_slot	 slots[ECHOD_MAX_SLOTS];
+	struct worker_stats	*stats;		/* shared, one per slot */
+	unsigned		 gen;
+	int			 sigfd;
+	int			 lifeline[2];	/* workers watch [0] */
+	int			 ready[2];	/* workers write [1] */
+	bool			 ready_sent;	/* READY=1 for this gen */
+	bool			 reloading;
+	bool			 stopping;
+	uint64_t		 stop_deadline;
+	uint64_t		 deaths[STORM_DEATHS];	/* ring of times */
+	unsigned		 ndeaths;
+	unsigned		 backoff_level;
+	uint64_t		 watchdog_ms, next_watchdog;
+	uint64_t		 next_status;
+	char			 status[128];
+	uint64_t		 now;
+};
+
+static struct worker_slot *
+master_slot_by_pid(struct master *m, pid_t pid)
+{
+	size_t	 i;
+
+	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
+		if (m->slots[i].ws_state != SLOT_FREE &&
+		    m->slots[i].ws_pid == pid)
+			return &m->slots[i];
+	return NULL;
+}
+
+static struct worker_slot *
+master_slot_free(struct master *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
+		if (m->slots[i].ws_state == SLOT_FREE)
+			return &m->slots[i];
+	return NULL;
+}
+
+static unsigned
+master_count(struct master *m, enum slot_state state)
+{
+	unsigned	 i, n = 0;
+
+	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
+		n += m->slots[i].ws_state == state;
+	return n;
+}
+
+/* Fork one worker into slot s (its index and generation already set). */
+static void
+master_spawn(struct master *m, struct worker_slot *s)
+{
+	uint32_t		 slot = (uint32_t)(s - m->slots);
+	struct worker_args	 a = {
+		.cfg = &m->cfg,
+		.listeners = m->listeners,
+		.index = s->ws_index,
+		.gen = s->ws_gen,
+		.slot = slot,
+		.stats = &m->stats[slot],
+		.lifeline_fd = m->lifeline[0],
+		.ready_fd = m->ready[1],
+		.master_fds = { m->sigfd, m->lifeline[1], m->ready[0] },
+	};
+	pid_t			 pid;
+
+	memset(&m->stats[slot], 0, sizeof(m->stats[slot]));
+	switch (pid = fork()) {
+	case -1:
+		log_warn("cannot fork worker %u; retrying in 1s", s->ws_index);
+		s->ws_state = SLOT_WAITING;
+		s->ws_respawn_at = m->now + 1000;
+		return;
+	case 0:
+		worker_run(&a);
+		/* NOTREACHED */
+	default:
+		s->ws_state = SLOT_RUNNING;
+		s->ws_pid = pid;
+		s->ws_started = m->now;
+		s->ws_ready = false;
+		log_debug("worker %u started (pid %ld)", s->ws_index,
+		    (long)pid);
+	}
+}
+
+/* Start a full generation of workers; the caller checked for room. */
+static void
+master_spawn_generation(struct master *m)
+{
+	struct worker_slot	*s;
+	unsigned		 i;
+
+	m->gen++;
+	m->ready_sent = false;
+	for (i = 0; i < m->cfg.workers; i++) {
+		s = master_slot_free(m);
+		s->ws_gen = m->gen;
+		s->ws_index = i;
+		master_spawn(m, s);
+	}
+}
+
+static void
+master_signal_all(struct master *m, int sig)
+{
+	size_t	 i;
+
+	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
+		if (m->slots[i].ws_state == SLOT_RUNNING ||
+		    m->slots[i].ws_state == SLOT_RETIRING)
+			(void)kill(m->slots[i].ws_pid, sig);
+}
+
+/* How long to wait before the next respawn: 0 unless deaths storm. */
+static uint64_t
+master_backoff(struct master *m)
+{
+	uint64_t	 oldest, delay;
+
+	m->deaths[m->ndeaths++ % STORM_DEATHS] = m->now;
+	if (m->ndeaths < STORM_DEATHS)
+		return 0;
+	oldest = m->deaths[m->ndeaths % STORM_DEATHS];
+	if (m->now - oldest > STORM_WINDOW_MS) {
+		m->backoff_level = 0;
+		return 0;
+	}
+	delay = 1000ULL << (m->backoff_level < 6 ? m->backoff_level : 6);
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	m->backoff_level++;
+	log_warnx("workers keep dying (%d deaths within %d s); respawning "
+	    "after %llu ms instead of at once", STORM_DEATHS,
+	    STORM_WINDOW_MS / 1000, (unsigned long long)delay);
+	return delay;
+}
+
+static void
+describe_status(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d (%s)%s",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)),
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(buf, len, "changed state (0x%x)", status);
+}
+
+static void
+master_reap(struct master *m)
+{
+	struct worker_slot	*s;
+	char			 how[96], fields[128];
+	uint64_t		 delay;
+	pid_t			 pid;
+	int			 status;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid == -1 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			return;		/* 0: none left; ECHILD: no children */
+		if ((s = master_slot_by_pid(m, pid)) == NULL)
+			continue;
+		describe_status(status, how, sizeof(how));
+		snprintf(fields, sizeof(fields), "WORKER_PID=%ld\n"
+		    "WORKER_INDEX=%u\nEXIT_STATUS=%d", (long)pid, s->ws_index,
+		    status);
+		if (m->stopping || s->ws_state == SLOT_RETIRING) {
+			log_event(WIFEXITED(status) && WEXITSTATUS(status) == 0 ?
+			    LOG_DEBUG : LOG_WARNING, MSGID_WORKER_DIED, fields,
+			    "worker %u (pid %ld, generation %u) %s",
+			    s->ws_index, (long)pid, s->ws_gen, how);
+			s->ws_state = SLOT_FREE;
+			continue;
+		}
+		delay = master_backoff(m);
+		log_event(LOG_ERR, MSGID_WORKER_DIED, fields,
+		    "worker %u (pid %ld) %s; respawning%s", s->ws_index,
+		    (long)pid, how, delay ? " after back-off" : "");
+		s->ws_state = SLOT_WAITING;
+		s->ws_respawn_at = m->now + delay;
+	}
+}
+
+static void
+master_respawn_due(struct master *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
+		if (m->slots[i].ws_state == SLOT_WAITING &&
+		    m->slots[i].ws_respawn_at <= m->now)
+			master_spawn(m, &m->slots[i]);
+}
+
+static unsigned
+master_connections(struct master *m)
+{
+	unsigned	 i, n = 0;
+
+	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
+		if (m->slots[i].ws_state == SLOT_RUNNING ||
+		    m->slots[i].ws_state == SLOT_RETIRING)
+			n += atomic_load_explicit(&m->stats[i].ws_conns,
+			    memory_order_relaxed);
+	return n;
+}
+
+static void
+master_format_status(struct master *m, char *buf, size_t len)
+{
+	unsigned	 retiring = master_count(m, SLOT_RETIRING);
+
+	snprintf(buf, len, "%u workers, %u connections",
+	    master_count(m, SLOT_RUNNING), master_connections(m));
+	if (retiring)
+		snprintf(buf + strlen(buf), len - strlen(buf),
+		    "; %u old workers draining", retiring);
+}
+
+/* Read "worker serves" reports; send READY=1 once a generation serves. */
+static void
+master_on_ready(struct master *m)
+{
+	uint32_t	 slot;
+	size_t		 i;
+	bool		 all = true;
+	char		 fields[64];
+
+	while (read(m->ready[0], &slot, sizeof(slot)) == sizeof(slot))
+		if (slot < ECHOD_MAX_SLOTS)
+			m->slots[slot].ws_ready = true;
+	if (m->ready_sent)
+		return;
+	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
+		if (m->slots[i].ws_state == SLOT_RUNNING &&
+		    m->slots[i].ws_gen == m->gen && !m->slots[i].ws_ready)
+			all = false;
+	if (!all)
+		return;
+	m->ready_sent = true;
+	master_format_status(m, m->status, sizeof(m->status));
+	notify_ready(m->status);
+	snprintf(fields, sizeof(fields), "WORKERS=%u\nGENERATION=%u",
+	    m->cfg.workers, m->gen);
+	if (m->gen == 1) {
+		char	 addrs[ECHOD_MAX_LISTEN * 72] = "";
+		size_t	 j;
+
+		for (j = 0; j < m->listeners->n; j++)
+			snprintf(addrs + strlen(addrs),
+			    sizeof(addrs) - strlen(addrs), "%s%s",
+			    j ? ", " : "", m->listeners->ls[j].l_name);
+		log_event(LOG_NOTICE, MSGID_STARTED, fields,
+		    "echod %s started: %u workers serving on %s%s",
+		    PACKAGE_VERSION, m->cfg.workers, addrs,
+		    m->listeners->passed ? " (from systemd)" : "");
+	} else if (m->reloading)
+		log_event(LOG_NOTICE, MSGID_RELOADED, fields,
+		    "configuration reloaded from %s: %u new workers serving",
+		    m->cfg_path, m->cfg.workers);
+	m->reloading = false;
+}
+
+static void
+master_reload(struct master *m)
+{
+	struct echod_config	 next;
+	struct config_errors	 errs;
+	char			 err[256], fields[512];
+	unsigned		 i;
+
+	notify_reloading();
+	log_info("reloading configuration from %s", m->cfg_path);
+	if (config_load(m->cfg_path, &next, &errs) == -1) {
+		for (i = 0; i < errs.n; i++) {
+			snprintf(fields, sizeof(fields), "CONFIG_FILE=%s",
+			    m->cfg_path);
+			log_event(LOG_ERR, MSGID_RELOAD_FAILED, fields,
+			    "reload failed: %s", errs.msg[i]);
+		}
+		if (errs.dropped)
+			log_event(LOG_ERR, MSGID_RELOAD_FAILED, NULL,
+			    "reload failed: %u more problems", errs.dropped);
+		goto keep;
+	}
+	/* Old workers keep their slots while they drain. */
+	if (master_count(m, SLOT_FREE) + master_count(m, SLOT_WAITING) <
+	    next.workers) {
+		log_event(LOG_ERR, MSGID_RELOAD_FAILED, NULL, "reload failed: "
+		    "too many old workers are still draining (%u)",
+		    master_count(m, SLOT_RETIRING));
+		goto keep;
+	}
+	if (listen_update(m->listeners, &next, err, sizeof(err)) == -1) {
+		log_event(LOG_ERR, MSGID_RELOAD_FAILED, NULL,
+		    "reload failed: %s", err);
+		goto keep;
+	}
+	for (i = 0; i < ECHOD_MAX_SLOTS; i++) {
+		struct worker_slot *s = &m->slots[i];
+
+		if (s->ws_state == SLOT_RUNNING) {
+			s->ws_state = SLOT_RETIRING;
+			(void)kill(s->ws_pid, SIGUSR1);
+		} else if (s->ws_state == SLOT_WAITING)
+			s->ws_state = SLOT_FREE;
+	}
+	m->cfg = next;
+	log_init(m->cfg.log_target, m->cfg.log_level, NULL);
+	m->reloading = true;
+	master_spawn_generation(m);
+	return;
+keep:
+	log_warnx("keeping the running configuration");
+	master_format_status(m, m->status, sizeof(m->status));
+	snprintf(err, sizeof(err), "%s (last reload failed)", m->status);
+	notify_ready(err);
+}
+
+static void
+master_stop(struct master *m)
+{
+	size_t	 i;
+
+	if (m->stopping)
+		return;
+	m->stopping = true;
+	m->stop_deadline = m->now + m->cfg.shutdown_timeout_ms;
+	notify_stopping();
+	log_event(LOG_NOTICE, MSGID_STOPPING, NULL, "stopping: draining %u "
+	    "connections (at most %llu ms)", master_connections(m),
+	    (unsigned long long)m->cfg.shutdown_timeout_ms);
+	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
+		if (m->slots[i].ws_state == SLOT_WAITING)
+			m->slots[i].ws_state = SLOT_FREE;
+	master_signal_all(m, SIGTERM);
+}
+
+/* Past the drain deadline: SIGKILL whatever is left and reap it. */
+static void
+master_kill_stragglers(struct master *m)
+{
+	unsigned	 n = master_count(m, SLOT_RUNNING) +
+			    master_count(m, SLOT_RETIRING);
+
+	log_warnx("%u workers still busy after shutdown_timeout; killing "
+	    "them", n);
+	master_signal_all(m, SIGKILL);
+	while (master_count(m, SLOT_RUNNING) + master_count(m, SLOT_RETIRING)
+	    > 0) {
+		int	 status;
+		pid_t	 pid = waitpid(-1, &status, 0);
+		struct worker_slot *s;
+
+		if (pid == -1 && errno == EINTR)
+			continue;
+		if (pid == -1)
+			break;
+		if ((s = master_slot_by_pid(m, pid)) != NULL)
+			s->ws_state = SLOT_FREE;
+	}
+}
+
+static void
+master_on_signals(struct master *m)
+{
+	int	 sig;
+
+	while ((sig = sig_read(m->sigfd)) != 0) {
+		switch (sig) {
+		case SIGCHLD:
+			master_reap(m);
+			break;
+		case SIGHUP:
+			if (!m->stopping)
+				master_reload(m);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			master_stop(m);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int
+master_timeout(struct master *m)
+{
+	uint64_t	 next = m->next_status;
+	size_t		 i;
+
+	if (m->watchdog_ms && m->next_watchdog < next)
+		next = m->next_watchdog;
+	if (m->stopping && m->stop_deadline < next)
+		next = m->stop_deadline;
+	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
+		if (m->slots[i].ws_state == SLOT_WAITING &&
+		    m->slots[i].ws_respawn_at < next)
+			next = m->slots[i].ws_respawn_at;
+	return next <= m->now ? 0 : (int)(next - m->now);
+}
+
+static void
+master_periodic(struct master *m)
+{
+	char	 status[sizeof(m->status)];
+
+	if (m->watchdog_ms && m->now >= m->next_watchdog) {
+		notify_watchdog();
+		m->next_watchdog = m->now + m->watchdog_ms / 2;
+	}
+	if (m->now >= m->next_status) {
+		master_format_status(m, status, sizeof(status));
+		if (m->ready_sent && strcmp(status, m->status) != 0) {
+			memcpy(m->status, status, sizeof(status));
+			notify_status(m->status);
+		}
+		m->next_status = m->now + STATUS_EVERY_MS;
+	}
+}
+
+static void
+master_init(struct master *m, const char *path, const struct echod_config *cfg,
+    struct listen_set *listeners)
+{
+	memset(m, 0, sizeof(*m));
+	m->cfg_path = path;
+	m->cfg = *cfg;
+	m->listeners = listeners;
+	m->sigfd = sig_master_fd();
+	/* Both ends of ready non-blocking: nobody may wait on it. */
+	if (pipe2(m->lifeline, O_CLOEXEC) == -1 ||
+	    pipe2(m->ready, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe2");
+	m->stats = mmap(NULL, sizeof(*m->stats) * ECHOD_MAX_SLOTS,
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m->stats == MAP_FAILED)
+		fatal("mmap");
+	m->now = timer_now_ms();
+	m->watchdog_ms = notify_watchdog_usec() / 1000;
+	m->next_watchdog = m->now;
+	m->next_status = m->now + STATUS_EVERY_MS;
+}
+
+int
+master_run(const char *path, const struct echod_config *cfg,
+    struct listen_set *listeners)
+{
+	static struct master	 m;	/* large: keep it off the stack */
+	struct pollfd		 pfd[2];
+
+	master_init(&m, path, cfg, listeners);
+	master_spawn_generation(&m);
+	pfd[0] = (struct pollfd){ .fd = m.sigfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = m.ready[0], .events = POLLIN };
+
+	for (;;) {
+		if (poll(pfd, 2, master_timeout(&m)) == -1 && errno != EINTR)
+			fatal("poll");
+		m.now = timer_now_ms();
+		if (pfd[1].revents & POLLIN)
+			master_on_ready(&m);
+		if (pfd[0].revents & POLLIN)
+			master_on_signals(&m);
+		if (m.stopping) {
+			if (master_count(&m, SLOT_RUNNING) +
+			    master_count(&m, SLOT_RETIRING) == 0)
+				break;
+			if (m.now >= m.stop_deadline) {
+				master_kill_stragglers(&m);
+				break;
+			}
+			continue;
+		}
+		master_respawn_due(&m);
+		master_periodic(&m);
+	}
+	listen_close(listeners);
+	log_event(LOG_NOTICE, MSGID_STOPPED, NULL, "stopped");
+	return ECHOD_EXIT_OK;
+}

@@ -1,0 +1,289 @@
+/*
+ * Parsers for configuration values: durations, sizes, integers,
+ * booleans and listen addresses.
+ */
+#include "autoconf.h"
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "parse.h"
+
+/*
+ * Parse leading decimal digits.  strtoull alone would accept a sign,
+ * leading blanks and hex, none of which a user means in a config file.
+ */
+static int
+parse_digits(const char *s, uint64_t *out, const char **end, char *err,
+    size_t errlen)
+{
+	uint64_t	 v = 0;
+	const char	*p = s;
+
+	if (!isdigit((unsigned char)*p)) {
+		snprintf(err, errlen, "not a number");
+		return -1;
+	}
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) {
+			snprintf(err, errlen, "number too large");
+			return -1;
+		}
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*out = v;
+	*end = p;
+	return 0;
+}
+
+static int
+scale(uint64_t v, uint64_t mult, uint64_t *out, char *err, size_t errlen)
+{
+	if (mult != 0 && v > UINT64_MAX / mult) {
+		snprintf(err, errlen, "number too large");
+		return -1;
+	}
+	*out = v * mult;
+	return 0;
+}
+
+int
+parse_uint(const char *s, uint64_t *out, char *err, size_t errlen)
+{
+	const char	*end;
+
+	if (parse_digits(s, out, &end, err, errlen) == -1)
+		return -1;
+	if (*end != '\0') {
+		snprintf(err, errlen, "not a whole number");
+		return -1;
+	}
+	return 0;
+}
+
+int
+parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 },
+	};
+	const char	*end;
+	uint64_t	 v;
+	size_t		 i;
+
+	if (parse_digits(s, &v, &end, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].unit) == 0)
+			return scale(v, units[i].ms, ms, err, errlen);
+	snprintf(err, errlen, "unknown unit '%.16s' (use ms, s, m or h)", end);
+	return -1;
+}
+
+int
+parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen)
+{
+	const char	*end;
+	uint64_t	 v, mult;
+
+	if (parse_digits(s, &v, &end, err, errlen) == -1)
+		return -1;
+	if (strcmp(end, "") == 0)
+		mult = 1;
+	else if (strcasecmp(end, "k") == 0)
+		mult = 1024;
+	else if (strcasecmp(end, "m") == 0)
+		mult = 1024 * 1024;
+	else {
+		snprintf(err, errlen, "unknown unit '%.16s' (use k or m)", end);
+		return -1;
+	}
+	return scale(v, mult, bytes, err, errlen);
+}
+
+int
+parse_bool(const char *s, bool *out, char *err, size_t errlen)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "not a boolean (use yes or no)");
+	return -1;
+}
+
+static int
+listen_port(const char *s, in_port_t *port, char *err, size_t errlen)
+{
+	uint64_t	 v;
+
+	if (parse_uint(s, &v, err, errlen) == -1 || v == 0 || v > 65535) {
+		snprintf(err, errlen, "port '%.16s' is not a number from 1 to "
+		    "65535", s);
+		return -1;
+	}
+	*port = htons((in_port_t)v);
+	return 0;
+}
+
+static int
+listen_one(const char *item, struct listen_addr *out, size_t max, size_t *n,
+    char *err, size_t errlen)
+{
+	char			 host[64];
+	const char		*colon, *port;
+	struct sockaddr_in	 sin = { .sin_family = AF_INET };
+	struct sockaddr_in6	 sin6 = { .sin6_family = AF_INET6 };
+	bool			 any = false, v6;
+	size_t			 hlen, need;
+
+	if (item[0] == '[') {
+		colon = strstr(item, "]:");
+		if (colon == NULL) {
+			snprintf(err, errlen, "'%.64s': expected [IPv6]:PORT",
+			    item);
+			return -1;
+		}
+		hlen = (size_t)(colon - item - 1);
+		port = colon + 2;
+		v6 = true;
+		item++;
+	} else {
+		colon = strrchr(item, ':');
+		if (colon == NULL) {
+			snprintf(err, errlen, "'%.64s': expected ADDRESS:PORT",
+			    item);
+			return -1;
+		}
+		hlen = (size_t)(colon - item);
+		port = colon + 1;
+		v6 = false;
+	}
+	if (hlen >= sizeof(host)) {
+		snprintf(err, errlen, "address too long");
+		return -1;
+	}
+	memcpy(host, item, hlen);
+	host[hlen] = '\0';
+	if (!v6 && strcmp(host, "*") == 0)
+		any = true;
+	else if (!v6 && inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+		snprintf(err, errlen, "'%.64s' is not an IPv4 address "
+		    "(write IPv6 addresses as [ADDR]:PORT, all as *:PORT)", host);
+		return -1;
+	} else if (v6 && inet_pton(AF_INET6, host, &sin6.sin6_addr) != 1) {
+		snprintf(err, errlen, "'%.64s' is not an IPv6 address", host);
+		return -1;
+	}
+	if (listen_port(port, &sin.sin_port, err, errlen) == -1)
+		return -1;
+	sin6.sin6_port = sin.sin_port;
+
+	need = any ? 2 : 1;
+	if (*n + need > max) {
+		snprintf(err, errlen, "too many addresses (at most %zu)", max);
+		return -1;
+	}
+	if (any || !v6) {
+		if (any)
+			sin.sin_addr.s_addr = htonl(INADDR_ANY);
+		memcpy(&out[*n].la_addr, &sin, sizeof(sin));
+		out[*n].la_len = sizeof(sin);
+		(*n)++;
+	}
+	if (any || v6) {
+		if (any)
+			sin6.sin6_addr = in6addr_any;
+		memcpy(&out[*n].la_addr, &sin6, sizeof(sin6));
+		out[*n].la_len = sizeof(sin6);
+		(*n)++;
+	}
+	return 0;
+}
+
+int
+parse_listen(const char *s, struct listen_addr *out, size_t max, size_t *n,
+    char *err, size_t errlen)
+{
+	char	 item[128];
+	size_t	 len, i, before;
+
+	*n = 0;
+	while (*s != '\0') {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		len = strcspn(s, ",");
+		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		if (len == 0) {
+			snprintf(err, errlen, "empty address in list");
+			return -1;
+		}
+		if (len >= sizeof(item)) {
+			snprintf(err, errlen, "address too long");
+			return -1;
+		}
+		memcpy(item, s, len);
+		item[len] = '\0';
+		before = *n;
+		if (listen_one(item, out, max, n, err, errlen) == -1)
+			return -1;
+		for (i = before; i < *n; i++)
+			addr_format((struct sockaddr *)&out[i].la_addr,
+			    out[i].la_text, sizeof(out[i].la_text));
+		s += strcspn(s, ",");
+		if (*s == ',' && *++s == '\0') {
+			snprintf(err, errlen, "trailing comma");
+			return -1;
+		}
+	}
+	if (*n == 0) {
+		snprintf(err, errlen, "no address given");
+		return -1;
+	}
+	return 0;
+}
+
+void
+addr_format(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	switch (sa->sa_family) {
+	case AF_INET: {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+		break;
+	}
+	default:
+		snprintf(buf, len, "(family %d)", sa->sa_family);
+		break;
+	}
+}

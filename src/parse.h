@@ -1,0 +1,42 @@
+/*
+ * Parsers for configuration values.  Each returns 0 on success, or -1
+ * and leaves a short reason ("not a number", "unknown unit 'x'"...) in
+ * err.  None of them logs.
+ */
+#ifndef ECHOD_PARSE_H
+#define ECHOD_PARSE_H
+
+#include <sys/socket.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PARSE_ERR_LEN	128
+
+/* "250ms", "10s", "5m", "1h"; a bare number is seconds.  Result in ms. */
+int	parse_duration(const char *, uint64_t *ms, char *err, size_t errlen);
+/* "4096", "64k", "1m" (also K, M).  Result in bytes. */
+int	parse_size(const char *, uint64_t *bytes, char *err, size_t errlen);
+/* A decimal integer without sign or unit. */
+int	parse_uint(const char *, uint64_t *, char *err, size_t errlen);
+/* yes/no, true/false, on/off, 1/0. */
+int	parse_bool(const char *, bool *, char *err, size_t errlen);
+
+struct listen_addr {
+	struct sockaddr_storage	 la_addr;
+	socklen_t		 la_len;
+	char			 la_text[64];	/* as in the config */
+};
+
+/*
+ * "127.0.0.1:7007", "[::1]:7007", "*:7007" (every IPv4 and IPv6 address:
+ * two entries).  Fills up to max entries of out; *n receives the count.
+ */
+int	parse_listen(const char *, struct listen_addr *out, size_t max,
+	    size_t *n, char *err, size_t errlen);
+
+/* Format an address as "1.2.3.4:5" or "[::1]:5". */
+void	addr_format(const struct sockaddr *, char *, size_t);
+
+#endif
