@@ -57,8 +57,8 @@ print_errors(const struct config_errors *errs)
 }
 
 /*
- * Each worker may hold its share of max_connections plus a few fds;
- * raise the soft limit toward the hard one so that share fits.
+ * max_connections is shared by all workers, so one worker may come to
+ * hold all of them: raise the soft limit toward the hard one to fit.
  */
 static void
 raise_fd_limit(const struct echod_config *cfg)
@@ -68,15 +68,14 @@ raise_fd_limit(const struct echod_config *cfg)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
-	want = (rlim_t)(cfg->max_connections / cfg->workers + 1) +
-	    FD_OVERHEAD;
+	want = (rlim_t)cfg->max_connections + FD_OVERHEAD;
 	if (rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
 		log_warnx("open file limit %llu is below the %llu that "
-		    "max_connections needs per worker; connections beyond it "
-		    "will wait (raise LimitNOFILE= or ulimit -n)",
+		    "max_connections needs; a worker that reaches it pauses "
+		    "accepting (raise LimitNOFILE= or ulimit -n)",
 		    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 

@@ -7,7 +7,6 @@
  */
 #include "autoconf.h"
 
-#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -53,7 +52,7 @@ struct master {
 	struct echod_config	 cfg;
 	struct listen_set	*listeners;
 	struct worker_slot	 slots[ECHOD_MAX_SLOTS];
-	struct worker_stats	*stats;		/* shared, one per slot */
+	struct shared		*shared;	/* per-slot stats */
 	unsigned		 gen;
 	int			 sigfd;
 	int			 lifeline[2];	/* workers watch [0] */
@@ -115,14 +114,18 @@ master_spawn(struct master *m, struct worker_slot *s)
 		.index = s->ws_index,
 		.gen = s->ws_gen,
 		.slot = slot,
-		.stats = &m->stats[slot],
+		.shared = m->shared,
 		.lifeline_fd = m->lifeline[0],
 		.ready_fd = m->ready[1],
 		.master_fds = { m->sigfd, m->lifeline[1], m->ready[0] },
 	};
 	pid_t			 pid;
 
-	memset(&m->stats[slot], 0, sizeof(m->stats[slot]));
+	/* A dead worker's numbers must not count for its successor. */
+	atomic_store(&m->shared->sh_stats[slot].ws_conns, 0);
+	atomic_store(&m->shared->sh_stats[slot].ws_accepted, 0);
+	if (slot + 1 > atomic_load(&m->shared->sh_slots))
+		atomic_store(&m->shared->sh_slots, slot + 1);
 	switch (pid = fork()) {
 	case -1:
 		log_warn("cannot fork worker %u; retrying in 1s", s->ws_index);
@@ -225,6 +228,8 @@ master_reap(struct master *m)
 			return;		/* 0: none left; ECHILD: no children */
 		if ((s = master_slot_by_pid(m, pid)) == NULL)
 			continue;
+		/* Its connections died with it. */
+		atomic_store(&m->shared->sh_stats[s - m->slots].ws_conns, 0);
 		describe_status(status, how, sizeof(how));
 		snprintf(fields, sizeof(fields), "WORKER_PID=%ld\n"
 		    "WORKER_INDEX=%u\nEXIT_STATUS=%d", (long)pid, s->ws_index,
@@ -260,14 +265,7 @@ master_respawn_due(struct master *m)
 static unsigned
 master_connections(struct master *m)
 {
-	unsigned	 i, n = 0;
-
-	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
-		if (m->slots[i].ws_state == SLOT_RUNNING ||
-		    m->slots[i].ws_state == SLOT_RETIRING)
-			n += atomic_load_explicit(&m->stats[i].ws_conns,
-			    memory_order_relaxed);
-	return n;
+	return shared_total_conns(m->shared);
 }
 
 static void
@@ -499,9 +497,7 @@ master_init(struct master *m, const char *path, const struct echod_config *cfg,
 	if (pipe2(m->lifeline, O_CLOEXEC) == -1 ||
 	    pipe2(m->ready, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
-	m->stats = mmap(NULL, sizeof(*m->stats) * ECHOD_MAX_SLOTS,
-	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (m->stats == MAP_FAILED)
+	if ((m->shared = shared_create()) == NULL)
 		fatal("mmap");
 	m->now = timer_now_ms();
 	m->watchdog_ms = notify_watchdog_usec() / 1000;

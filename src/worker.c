@@ -48,9 +48,10 @@ struct burst {
 struct worker {
 	const struct worker_args *args;
 	const struct echod_config *cfg;
+	struct worker_stats	*stats;		/* our slot, shared */
 	int			 ep;
 	int			 sigfd;
-	unsigned		 nconns, max_conns;
+	unsigned		 nconns;
 	struct idle_list	 idle;
 	struct conn		*busy_head, *busy_tail;
 	int			 listen_fds[ECHOD_MAX_LISTEN];
@@ -87,10 +88,11 @@ burst_check(struct burst *b, uint64_t now)
 	}
 }
 
+/* Publish the count at once: other workers check the total on accept. */
 static void
 worker_publish(struct worker *w)
 {
-	atomic_store_explicit(&w->args->stats->ws_conns, w->nconns,
+	atomic_store_explicit(&w->stats->ws_conns, w->nconns,
 	    memory_order_relaxed);
 }
 
@@ -107,6 +109,7 @@ worker_close(struct worker *w, struct conn *c, const char *why)
 	close(c->c_fd);
 	c->c_fd = -1;
 	w->nconns--;
+	worker_publish(w);
 	/* A busy-listed one is freed when the busy loop reaches it. */
 	if (!(c->c_flags & CONN_BUSY))
 		conn_free(c);
@@ -212,7 +215,12 @@ worker_accept_one(struct worker *w, int fd, const struct sockaddr *sa)
 	struct conn	*c;
 	char		 peer[72];
 
-	if (w->nconns >= w->max_conns) {
+	/*
+	 * max_connections is for the whole daemon.  Each worker's count is
+	 * in shared memory; two workers accepting at the same instant can
+	 * overshoot by at most one connection each, for a moment.
+	 */
+	if (shared_total_conns(w->args->shared) >= w->cfg->max_connections) {
 		close(fd);
 		burst_hit(&w->limit_burst, w->now, "connection limit reached; "
 		    "closing new connections at once");
@@ -243,6 +251,9 @@ worker_accept_one(struct worker *w, int fd, const struct sockaddr *sa)
 		return;
 	}
 	w->nconns++;
+	worker_publish(w);
+	atomic_fetch_add_explicit(&w->stats->ws_accepted, 1,
+	    memory_order_relaxed);
 	idle_touch(&w->idle, &c->c_idle, w->now);
 }
 
@@ -452,14 +463,13 @@ worker_timeout(struct worker *w)
 static void
 worker_setup(struct worker *w, const struct worker_args *a)
 {
-	const struct echod_config *cfg = a->cfg;
 	char		 role[32];
-	unsigned	 share, extra;
 	size_t		 i;
 
 	memset(w, 0, sizeof(*w));
 	w->args = a;
-	w->cfg = cfg;
+	w->cfg = a->cfg;
+	w->stats = &a->shared->sh_stats[a->slot];
 	snprintf(role, sizeof(role), "worker %u", a->index);
 	log_set_role(role);
 	for (i = 0; i < 3; i++)
@@ -474,11 +484,6 @@ worker_setup(struct worker *w, const struct worker_args *a)
 	if (event_add(w->ep, w->sigfd, EPOLLIN, EV_SIGNAL) == -1 ||
 	    event_add(w->ep, a->lifeline_fd, EPOLLIN, EV_LIFELINE) == -1)
 		fatal("epoll_ctl");
-
-	/* Each worker enforces its share of max_connections. */
-	share = cfg->max_connections / cfg->workers;
-	extra = cfg->max_connections % cfg->workers;
-	w->max_conns = share + (a->index < extra ? 1 : 0);
 
 	for (i = 0; i < a->listeners->n; i++)
 		w->listen_fds[i] = a->listeners->ls[i].l_fd;
@@ -504,7 +509,7 @@ worker_run(const struct worker_args *a)
 	if (write(a->ready_fd, &slot, sizeof(slot)) != sizeof(slot))
 		log_warn("cannot tell the master we are ready");
 	close(a->ready_fd);
-	log_debug("serving, at most %u connections", w.max_conns);
+	log_debug("serving");
 
 	for (;;) {
 		if ((w.stopping || w.retiring) && w.nconns == 0)
@@ -548,7 +553,6 @@ worker_run(const struct worker_args *a)
 		burst_check(&w.limit_burst, w.now);
 		burst_check(&w.fd_burst, w.now);
 		burst_check(&w.err_burst, w.now);
-		worker_publish(&w);
 	}
 	_exit(ECHOD_EXIT_OK);
 }

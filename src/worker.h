@@ -4,18 +4,11 @@
 #ifndef ECHOD_WORKER_H
 #define ECHOD_WORKER_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 
 #include "config.h"
 #include "listen.h"
-
-/* Written by one worker, read by the master (shared memory). */
-struct worker_stats {
-	_Atomic uint32_t	 ws_conns;	/* open connections */
-	_Atomic uint32_t	 ws_pad;
-	_Atomic uint64_t	 ws_accepted;	/* since start */
-};
+#include "shared.h"
 
 struct worker_args {
 	const struct echod_config *cfg;
@@ -23,7 +16,7 @@ struct worker_args {
 	unsigned		 index;		/* "worker N" in logs */
 	unsigned		 gen;		/* configuration generation */
 	uint32_t		 slot;		/* in the master's table */
-	struct worker_stats	*stats;		/* this worker's entry */
+	struct shared		*shared;	/* stats of every worker */
 	int			 lifeline_fd;	/* EOF: the master is gone */
 	int			 ready_fd;	/* the slot goes here once serving */
 	int			 master_fds[3];	/* to close; -1 for none */

@@ -1,0 +1,347 @@
+"""Helpers for echod's integration tests: TAP output, a real echod process
+on a free loopback port, clients, and bounded waits on conditions.
+
+Every wait polls a condition with a deadline; nothing sleeps blindly.
+Every process a test starts runs in its own session and is killed (with its
+whole process group) when the test ends, pass or fail.
+"""
+
+import atexit
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ECHOD = os.environ.get("ECHOD") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "src", "echod")
+SRCDIR = os.environ.get("ECHOD_SRCDIR") or os.path.join(
+    os.path.dirname(__file__), "..", "..")
+
+
+# --- TAP ---------------------------------------------------------------
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+        atexit.register(self._end)
+
+    def ok(self, cond, desc, diag=None):
+        self.n += 1
+        if not cond:
+            self.failed += 1
+        print("%sok %d - %s" % ("" if cond else "not ", self.n, desc),
+              flush=True)
+        if not cond and diag is not None:
+            self.diag(diag)
+        return bool(cond)
+
+    def eq(self, got, want, desc):
+        return self.ok(got == want, desc,
+                       "got %r, want %r" % (_short(got), _short(want)))
+
+    def diag(self, text):
+        for line in str(text).splitlines() or [""]:
+            print("# " + line, flush=True)
+
+    def skip_all(self, reason):
+        print("1..0 # SKIP %s" % reason, flush=True)
+        self.n = -1
+        sys.exit(0)
+
+    def _end(self):
+        if self.n >= 0:
+            print("1..%d" % self.n, flush=True)
+
+
+def _short(v):
+    if isinstance(v, (bytes, str)) and len(v) > 200:
+        return v[:200] + (b"..." if isinstance(v, bytes) else "...")
+    return v
+
+
+tap = Tap()
+
+
+def run_test(fn):
+    """Run a test body; an exception is a failed test, never a hang."""
+    try:
+        fn()
+    except Exception as e:  # report, then let cleanup run
+        import traceback
+        tap.ok(False, "test body raised %s: %s" % (type(e).__name__, e),
+               traceback.format_exc())
+    finally:
+        cleanup()
+
+
+# --- waiting -----------------------------------------------------------
+
+def wait_for(cond, timeout=5.0, what="condition", interval=0.01):
+    """Poll cond() until it returns a true value; return that value.
+    Raise TimeoutError naming 'what' after 'timeout' seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise TimeoutError("timed out after %.1fs waiting for %s"
+                               % (timeout, what))
+        time.sleep(interval)
+
+
+def free_port():
+    """A TCP port free on both 127.0.0.1 and ::1 right now."""
+    for _ in range(50):
+        s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s4.bind(("127.0.0.1", 0))
+        port = s4.getsockname()[1]
+        try:
+            s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            s6.bind(("::1", port))
+            s6.close()
+            return port
+        except OSError:
+            continue
+        finally:
+            s4.close()
+    raise RuntimeError("no free port")
+
+
+# --- processes ---------------------------------------------------------
+
+_procs = []
+_tmpdirs = []
+
+
+def cleanup():
+    for p in _procs:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            p.wait(timeout=5)
+        except Exception:
+            pass
+    _procs.clear()
+    for d in _tmpdirs:
+        shutil.rmtree(d, ignore_errors=True)
+    _tmpdirs.clear()
+
+
+atexit.register(cleanup)
+
+
+def tmpdir():
+    d = tempfile.mkdtemp(prefix="echod-test-")
+    _tmpdirs.append(d)
+    return d
+
+
+def spawn(argv, **kw):
+    """Start a process in its own session; killed at cleanup."""
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    p = subprocess.Popen(argv, start_new_session=True, **kw)
+    _procs.append(p)
+    return p
+
+
+def proc_state(pid):
+    """The state letter of a process (R, S, Z...), or None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def children(pid):
+    """Pids of the children of pid (any state), from /proc."""
+    out = []
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                out += [int(x) for x in f.read().split()]
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def pid_alive(pid):
+    st = proc_state(pid)
+    return st is not None and st != "Z"
+
+
+DEFAULTS = {
+    "server": {"listen": None, "workers": "2", "shutdown_timeout": "5s"},
+    "connection": {},
+    "log": {"target": "stderr", "level": "debug"},
+}
+
+
+def make_config(port, overrides=None):
+    """Config text for a test: loopback on 'port', logs to stderr."""
+    secs = {k: dict(v) for k, v in DEFAULTS.items()}
+    secs["server"]["listen"] = "127.0.0.1:%d, [::1]:%d" % (port, port)
+    for sec, kv in (overrides or {}).items():
+        secs.setdefault(sec, {}).update(kv)
+    out = []
+    for sec, kv in secs.items():
+        out.append("[%s]" % sec)
+        out += ["%s = %s" % (k, v) for k, v in kv.items() if v is not None]
+    return "\n".join(out) + "\n"
+
+
+class Echod:
+    """A real echod process on a free loopback port."""
+
+    def __init__(self, overrides=None, port=None):
+        self.dir = tmpdir()
+        self.port = port or free_port()
+        self.config = os.path.join(self.dir, "echod.ini")
+        self.logpath = os.path.join(self.dir, "echod.log")
+        self.write_config(overrides)
+        self.proc = None
+
+    def write_config(self, overrides=None, text=None):
+        with open(self.config, "w") as f:
+            f.write(text if text is not None
+                    else make_config(self.port, overrides))
+
+    def start(self, argv_prefix=(), env=None, wait_ready=True, **kw):
+        self.logfile = open(self.logpath, "ab")
+        self.proc = spawn(list(argv_prefix) + [ECHOD, "-c", self.config],
+                          stdout=subprocess.DEVNULL, stderr=self.logfile,
+                          env=env, **kw)
+        if wait_ready:
+            self.wait_log(r"started: ", what="echod to start")
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=10.0, count=1, what=None):
+        """Wait until 'pattern' (regex) matches 'count' times in the log;
+        return the list of matches."""
+        rx = re.compile(pattern)
+
+        def found():
+            if self.proc.poll() is not None and not rx.search(self.log()):
+                raise RuntimeError("echod exited (%s) before logging %r; "
+                                   "log:\n%s" % (self.proc.returncode,
+                                                 pattern, self.log()[-3000:]))
+            m = rx.findall(self.log())
+            return m if len(m) >= count else None
+        return wait_for(found, timeout, what or "log line %r" % pattern)
+
+    def count_log(self, pattern):
+        return len(re.findall(pattern, self.log()))
+
+    def workers(self):
+        return children(self.pid)
+
+    def wait_workers(self, n, timeout=10.0):
+        return wait_for(lambda: (lambda w: w if len(w) == n and
+                                 all(pid_alive(p) for p in w) else None)(
+                                     self.workers()),
+                        timeout, "%d live workers" % n)
+
+    def zombies(self):
+        return [p for p in children(self.pid) if proc_state(p) == "Z"]
+
+    def signal(self, sig):
+        os.kill(self.pid, sig)
+
+    def wait_exit(self, timeout=15.0):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError("echod still running after %.1fs" % timeout)
+
+    def stop(self, timeout=15.0):
+        if self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+        return self.wait_exit(timeout)
+
+
+# --- clients -----------------------------------------------------------
+
+def connect(port, host="127.0.0.1", timeout=5.0):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((host, port))
+    return s
+
+
+def recv_exact(s, n):
+    buf = bytearray()
+    while len(buf) < n:
+        d = s.recv(min(1 << 16, n - len(buf)))
+        if not d:
+            break
+        buf += d
+    return bytes(buf)
+
+
+def recv_all(s):
+    """Read until EOF; a reset is returned as what came before it."""
+    buf = bytearray()
+    while True:
+        try:
+            d = s.recv(1 << 16)
+        except ConnectionResetError:
+            break
+        if not d:
+            break
+        buf += d
+    return bytes(buf)
+
+
+def echo_stream(port, data, host="127.0.0.1", chunk=1 << 16, timeout=30.0):
+    """Send 'data' while reading (so neither side's buffers deadlock),
+    half-close, and return (sha256 of what came back, length)."""
+    s = connect(port, host, timeout)
+    h = hashlib.sha256()
+    got = [0]
+    err = []
+
+    def reader():
+        try:
+            while True:
+                d = s.recv(1 << 16)
+                if not d:
+                    return
+                h.update(d)
+                got[0] += len(d)
+        except Exception as e:
+            err.append(e)
+    t = threading.Thread(target=reader)
+    t.start()
+    mv = memoryview(data)
+    for i in range(0, len(data), chunk):
+        s.sendall(mv[i:i + chunk])
+    s.shutdown(socket.SHUT_WR)
+    t.join(timeout)
+    s.close()
+    if err:
+        raise err[0]
+    return h.hexdigest(), got[0]
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,265 @@
+/*
+ * Unit tests: config loading, defaults and every kind of error.
+ */
+#include "autoconf.h"
+
+#include <sys/stat.h>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "tap.h"
+
+static struct echod_config	cfg;
+static struct config_errors	errs;
+
+/* Load text; expect failure with one message containing 'want'. */
+static void
+bad(const char *text, const char *want, const char *what)
+{
+	struct echod_config	 before;
+
+	config_defaults(&cfg);
+	cfg.backlog = 4242;	/* a marker: a failed load must not touch it */
+	before = cfg;
+	is_int(config_load_string("t.ini", text, &cfg, &errs), -1,
+	    "%s: refused", what);
+	if (errs.n > 0)
+		like(errs.msg[0], want, "%s: message", what);
+	else
+		ok(0, "%s: message", what);
+	ok(memcmp(&before, &cfg, sizeof(cfg)) == 0,
+	    "%s: config untouched", what);
+}
+
+static void
+test_defaults(void)
+{
+	struct echod_config	 def;
+	char			*text;
+	FILE			*f;
+	long			 len;
+	char			 path[512];
+
+	config_defaults(&def);
+	is_int(config_load_string("t.ini", "", &cfg, &errs), 0,
+	    "an empty file is valid");
+	ok(memcmp(&def, &cfg, sizeof(cfg)) == 0, "and gives the defaults");
+	is_int(def.max_connections, 10000, "default max_connections");
+	is_int(def.buffer_size, 65536, "default buffer_size");
+	is_int(def.idle_timeout_ms, 300000, "default idle_timeout");
+	is_int(def.nlisten, 2, "default listen has two addresses");
+
+	/* The shipped file must state exactly the defaults. */
+	snprintf(path, sizeof(path), "%s/conf/echod.ini",
+	    getenv("ECHOD_SRCDIR") ? getenv("ECHOD_SRCDIR") : "../..");
+	if ((f = fopen(path, "r")) == NULL) {
+		ok(0, "shipped conf/echod.ini readable (%s)", path);
+		return;
+	}
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	if (fread(text, 1, (size_t)len, f) != (size_t)len)
+		diag("short read of %s", path);
+	fclose(f);
+	is_int(config_load_string(path, text, &cfg, &errs), 0,
+	    "shipped conf/echod.ini is valid");
+	if (errs.n)
+		diag("%s", errs.msg[0]);
+	ok(memcmp(&def, &cfg, sizeof(cfg)) == 0,
+	    "shipped conf/echod.ini states the built-in defaults");
+	free(text);
+}
+
+static void
+test_good(void)
+{
+	const char *text =
+	    "\xef\xbb\xbf; a byte order mark, then a comment\n"
+	    "# comment too\n"
+	    "\n"
+	    "[server]\n"
+	    "  listen = *:7   ; indented keys are fine\n"
+	    "workers = 3\n"
+	    "max_connections = 30\n"
+	    "backlog = 16\n"
+	    "shutdown_timeout = 1500ms\n"
+	    "[connection]\n"
+	    "buffer_size = 4k\n"
+	    "idle_timeout = 0\n"
+	    "keepalive = off\n"
+	    "keepalive_idle = 2m\n"
+	    "keepalive_interval = 1\n"
+	    "keepalive_count = 3\n"
+	    "[log]\n"
+	    "level = debug\n"
+	    "target = stderr\n"
+	    "connections = yes\n";
+
+	is_int(config_load_string("t.ini", text, &cfg, &errs), 0,
+	    "a full valid file loads");
+	if (errs.n)
+		diag("%s", errs.msg[0]);
+	is_int(cfg.nlisten, 2, "*:7 gives two sockets");
+	is_int(cfg.workers, 3, "workers");
+	ok(!cfg.workers_auto, "workers not auto");
+	is_int(cfg.max_connections, 30, "max_connections");
+	is_int(cfg.backlog, 16, "backlog");
+	is_int(cfg.shutdown_timeout_ms, 1500, "shutdown_timeout in ms");
+	is_int(cfg.buffer_size, 4096, "buffer_size");
+	is_int(cfg.idle_timeout_ms, 0, "idle_timeout 0 = never");
+	ok(!cfg.keepalive, "keepalive off");
+	is_int(cfg.keepalive_idle_s, 120, "keepalive_idle 2m = 120 s");
+	is_int(cfg.keepalive_interval_s, 1, "keepalive_interval bare = s");
+	is_int(cfg.keepalive_count, 3, "keepalive_count");
+	is_int(cfg.log_level, LOG_DEBUG, "level debug");
+	is_int(cfg.log_target, LOG_TARGET_STDERR, "target stderr");
+	ok(cfg.log_connections, "connections yes");
+
+	is_int(config_load_string("t.ini", "[server]\nworkers = auto\n", &cfg,
+	    &errs), 0, "workers = auto");
+	ok(cfg.workers_auto && cfg.workers >= 1, "auto resolves to >= 1");
+}
+
+static void
+test_bad(void)
+{
+	bad("[server]\nworkers = abc\n", "t.ini:2: [server] workers = \"abc\": "
+	    "not a number; expected auto or 1 to 256", "not a number");
+	bad("[server]\nworkers = 0\n", "t.ini:2: [server] workers = \"0\": "
+	    "out of range; expected auto or 1 to 256", "workers 0");
+	bad("[server]\nworkers = 257\n", "out of range", "workers 257");
+	bad("[server]\nmax_connections = 1000001\n", "1 to 1000000",
+	    "max_connections too big");
+	bad("[server]\nbacklog = -1\n", "[server] backlog = \"-1\": not a "
+	    "number", "negative backlog");
+	bad("[server]\nshutdown_timeout = 2d\n", "unknown unit 'd' (use ms, "
+	    "s, m or h)", "unknown duration unit");
+	bad("[server]\nshutdown_timeout = 2h\n", "0 to 1h",
+	    "shutdown_timeout too long");
+	bad("[connection]\nbuffer_size = 512\n", "1k to 16m",
+	    "buffer_size too small");
+	bad("[connection]\nbuffer_size = 64x\n", "unknown unit 'x' (use k or "
+	    "m)", "unknown size unit");
+	bad("[connection]\nkeepalive = maybe\n", "expected yes or no",
+	    "bad boolean");
+	bad("[connection]\nkeepalive_idle = 1500ms\n", "whole number of "
+	    "seconds", "keepalive_idle in ms");
+	bad("[connection]\nkeepalive_count = 200\n", "1 to 127",
+	    "keepalive_count too big");
+	bad("[log]\nlevel = loud\n", "err, warning, notice, info or debug",
+	    "bad level");
+	bad("[log]\ntarget = syslog\n", "auto, journal or stderr",
+	    "bad target");
+	bad("[server]\nlisten = localhost:7\n", "not an IPv4 address",
+	    "host name in listen");
+	bad("[server]\nlisten =\n", "t.ini:2: [server] listen: empty value",
+	    "empty value");
+	bad("\n[server]\nworkers = 2\nworkers = 3\n", "t.ini:4: [server] "
+	    "workers: duplicate key, already set on line 3", "duplicate key");
+	bad("[server]\nworker = 2\n", "t.ini:2: unknown key 'worker' in "
+	    "[server]", "unknown key");
+	bad("[server]\n[sever]\nworkers = 2\n", "t.ini:2: unknown section "
+	    "[sever]", "unknown section");
+	bad("[server\n", "t.ini:1: section header without ']'",
+	    "unterminated section");
+	bad("workers = 2\n", "t.ini:1: 'workers' is outside any section",
+	    "key before any section");
+	bad("[server]\njust some words\n", "t.ini:2: syntax error",
+	    "line without =");
+	bad("[server]\nworkers = 2\nmax_connections = 1\n",
+	    "max_connections (1) is smaller than workers (2)",
+	    "cross-field check");
+}
+
+static void
+test_every_error(void)
+{
+	char	 line[400];
+
+	/* -t prints every problem: all of them must be collected. */
+	is_int(config_load_string("t.ini", "[server]\nworkers = x\n"
+	    "backlog = y\n[nope]\na = b\n[log]\nlevel = z\ngarbage\n",
+	    &cfg, &errs), -1, "a file with five problems is refused");
+	is_int(errs.n, 5, "all five are reported");
+	if (errs.n == 5) {
+		like(errs.msg[0], "t.ini:2:", "first on line 2");
+		like(errs.msg[1], "t.ini:3:", "second on line 3");
+		like(errs.msg[2], "t.ini:4: unknown section", "third on 4");
+		like(errs.msg[3], "t.ini:7:", "fourth on line 7");
+		like(errs.msg[4], "t.ini:8: syntax error", "fifth on line 8");
+	}
+
+	/* inih's line buffer is 200 bytes: longer lines are refused whole. */
+	memset(line, 'a', sizeof(line));
+	memcpy(line, "[server]\nlisten = ", 18);
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	bad(line, "t.ini:2: line too long", "a 380-byte line");
+}
+
+static void
+test_files(void)
+{
+	char	 dir[] = "/tmp/t-config-XXXXXX", path[64];
+	FILE	*f;
+	int	 i;
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/missing.ini", dir);
+	is_int(config_load(path, &cfg, &errs), -1, "missing file refused");
+	like(errs.msg[0], "missing.ini: cannot open: No such file",
+	    "... saying it does not exist");
+	is_int(config_load(dir, &cfg, &errs), -1, "directory refused");
+	like(errs.msg[0], "is a directory", "... saying it is a directory");
+
+	snprintf(path, sizeof(path), "%s/big.ini", dir);
+	f = fopen(path, "w");
+	for (i = 0; i < 70000; i++)
+		fputs("; padding padding\n", f);
+	fclose(f);
+	is_int(config_load(path, &cfg, &errs), -1, "huge file refused");
+	like(errs.msg[0], "too large", "... saying it is too large");
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/nul.ini", dir);
+	f = fopen(path, "w");
+	fwrite("[server]\nworkers = 2\0\n", 1, 22, f);
+	fclose(f);
+	is_int(config_load(path, &cfg, &errs), -1, "NUL byte refused");
+	like(errs.msg[0], "nul.ini:2: line contains a NUL byte",
+	    "... naming its line");
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/ok.ini", dir);
+	f = fopen(path, "w");
+	fputs("[server]\nworkers = 1\n", f);
+	fclose(f);
+	if (getuid() != 0) {
+		chmod(path, 0);
+		is_int(config_load(path, &cfg, &errs), -1,
+		    "unreadable file refused");
+		like(errs.msg[0], "Permission denied", "... saying why");
+	}
+	chmod(path, 0644);
+	is_int(config_load(path, &cfg, &errs), 0, "a readable file loads");
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	test_defaults();
+	test_good();
+	test_bad();
+	test_every_error();
+	test_files();
+	return done_testing();
+}

@@ -1,0 +1,142 @@
+/*
+ * Unit tests: duration, size, integer, boolean and address parsing.
+ */
+#include "autoconf.h"
+
+#include <netinet/in.h>
+
+#include "parse.h"
+#include "tap.h"
+
+static void
+test_duration(void)
+{
+	static const struct { const char *in; uint64_t ms; } good[] = {
+		{ "0", 0 }, { "10", 10000 }, { "250ms", 250 }, { "10s", 10000 },
+		{ "5m", 300000 }, { "2h", 7200000 }, { "0ms", 0 },
+	};
+	static const char *const bad[] = {
+		"", "s", "-1", "+5", " 5", "5 s", "1.5s", "10x", "10sec",
+		"0x10", "5S", "99999999999999999999", "18446744073709551615h",
+	};
+	char		 err[PARSE_ERR_LEN];
+	uint64_t	 v;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = 12345;
+		is_int(parse_duration(good[i].in, &v, err, sizeof(err)), 0,
+		    "duration \"%s\" parses", good[i].in);
+		is_int(v, good[i].ms, "duration \"%s\" is %ju ms", good[i].in,
+		    (uintmax_t)good[i].ms);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		is_int(parse_duration(bad[i], &v, err, sizeof(err)), -1,
+		    "duration \"%s\" is refused", bad[i]);
+		ok(err[0] != '\0', "... with a reason (%s)", err);
+	}
+	parse_duration("10x", &v, err, sizeof(err));
+	like(err, "unknown unit 'x'", "the reason names the unit");
+}
+
+static void
+test_size(void)
+{
+	static const struct { const char *in; uint64_t v; } good[] = {
+		{ "0", 0 }, { "4096", 4096 }, { "64k", 65536 }, { "64K", 65536 },
+		{ "1m", 1048576 }, { "16M", 16777216 },
+	};
+	static const char *const bad[] = {
+		"", "k", "-1", "1g", "1kb", "1.5k", " 1k", "1 k",
+		"18446744073709551615k",
+	};
+	char		 err[PARSE_ERR_LEN];
+	uint64_t	 v;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		is_int(parse_size(good[i].in, &v, err, sizeof(err)), 0,
+		    "size \"%s\" parses", good[i].in);
+		is_int(v, good[i].v, "size \"%s\" is %ju bytes", good[i].in,
+		    (uintmax_t)good[i].v);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		is_int(parse_size(bad[i], &v, err, sizeof(err)), -1,
+		    "size \"%s\" is refused", bad[i]);
+	parse_size("18446744073709551615k", &v, err, sizeof(err));
+	like(err, "too large", "overflow is called too large");
+}
+
+static void
+test_uint_bool(void)
+{
+	char		 err[PARSE_ERR_LEN];
+	uint64_t	 v;
+	bool		 b;
+
+	is_int(parse_uint("42", &v, err, sizeof(err)), 0, "uint 42");
+	is_int(v, 42, "uint 42 value");
+	is_int(parse_uint("4 2", &v, err, sizeof(err)), -1, "uint \"4 2\"");
+	is_int(parse_uint("-3", &v, err, sizeof(err)), -1, "uint -3");
+	is_int(parse_uint("3k", &v, err, sizeof(err)), -1, "uint 3k");
+	is_int(parse_bool("yes", &b, err, sizeof(err)), 0, "bool yes");
+	ok(b, "yes is true");
+	is_int(parse_bool("Off", &b, err, sizeof(err)), 0, "bool Off");
+	ok(!b, "Off is false");
+	is_int(parse_bool("maybe", &b, err, sizeof(err)), -1, "bool maybe");
+	like(err, "yes or no", "bool reason says what is allowed");
+}
+
+static void
+test_listen(void)
+{
+	struct listen_addr	 la[4];
+	char			 err[PARSE_ERR_LEN];
+	size_t			 n;
+
+	is_int(parse_listen("127.0.0.1:7007, [::1]:7007", la, 4, &n, err,
+	    sizeof(err)), 0, "v4 and v6 list parses");
+	is_int(n, 2, "two addresses");
+	is_str(la[0].la_text, "127.0.0.1:7007", "v4 formatted back");
+	is_str(la[1].la_text, "[::1]:7007", "v6 formatted back");
+	is_int(la[1].la_addr.ss_family, AF_INET6, "second is IPv6");
+
+	is_int(parse_listen("*:7", la, 4, &n, err, sizeof(err)), 0,
+	    "*:7 parses");
+	is_int(n, 2, "*:7 is two sockets");
+	is_str(la[0].la_text, "0.0.0.0:7", "*: gives 0.0.0.0");
+	is_str(la[1].la_text, "[::]:7", "*: gives [::]");
+
+	is_int(parse_listen("127.0.0.1", la, 4, &n, err, sizeof(err)), -1,
+	    "missing port refused");
+	like(err, "ADDRESS:PORT", "... saying the form");
+	is_int(parse_listen("127.0.0.1:0", la, 4, &n, err, sizeof(err)), -1,
+	    "port 0 refused");
+	is_int(parse_listen("127.0.0.1:65536", la, 4, &n, err, sizeof(err)),
+	    -1, "port 65536 refused");
+	like(err, "1 to 65535", "... saying the range");
+	is_int(parse_listen("localhost:7", la, 4, &n, err, sizeof(err)), -1,
+	    "host names refused");
+	is_int(parse_listen("::1:7", la, 4, &n, err, sizeof(err)), -1,
+	    "bare IPv6 refused");
+	is_int(parse_listen("[::1]", la, 4, &n, err, sizeof(err)), -1,
+	    "[::1] without port refused");
+	is_int(parse_listen("1.2.3.4:5,", la, 4, &n, err, sizeof(err)), -1,
+	    "trailing comma refused");
+	is_int(parse_listen("1.2.3.4:5,,1.2.3.4:6", la, 4, &n, err,
+	    sizeof(err)), -1, "empty item refused");
+	is_int(parse_listen("*:1, *:2, *:3", la, 4, &n, err, sizeof(err)), -1,
+	    "too many addresses refused");
+	like(err, "too many", "... saying too many");
+}
+
+int
+main(void)
+{
+	test_duration();
+	test_size();
+	test_uint_bool();
+	test_listen();
+	return done_testing();
+}
