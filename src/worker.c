@@ -257,12 +257,28 @@ worker_accept_one(struct worker *w, int fd, const struct sockaddr *sa)
 	idle_touch(&w->idle, &c->c_idle, w->now);
 }
 
+/*
+ * EPOLLEXCLUSIVE wakes the waiter at the head of the listener's queue, so
+ * one worker would take nearly every connection.  Re-adding the listener
+ * moves this worker to the tail: the next connection wakes another.
+ */
 static void
-worker_accept(struct worker *w, int lfd)
+worker_listen_rotate(struct worker *w, size_t idx)
+{
+	if (w->cfg->workers < 2)
+		return;
+	(void)event_del(w->ep, w->listen_fds[idx]);
+	if (event_add(w->ep, w->listen_fds[idx], EPOLLIN | EPOLLEXCLUSIVE,
+	    EV_LISTENER + idx) == -1)
+		fatal("epoll_ctl(listener)");
+}
+
+static void
+worker_accept(struct worker *w, size_t idx)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
-	int			 i, fd;
+	int			 i, fd, lfd = w->listen_fds[idx];
 
 	for (i = 0; i < ACCEPT_BATCH && w->listening; i++) {
 		len = sizeof(ss);
@@ -274,6 +290,8 @@ worker_accept(struct worker *w, int lfd)
 		}
 		switch (errno) {
 		case EAGAIN:
+			if (i > 0)
+				worker_listen_rotate(w, idx);
 			return;
 		case EINTR:
 		case ECONNABORTED:
@@ -533,8 +551,7 @@ worker_run(const struct worker_args *a)
 				    "exiting");
 				_exit(ECHOD_EXIT_FAILURE);
 			} else if (w.listening)
-				worker_accept(&w,
-				    w.listen_fds[tag - EV_LISTENER]);
+				worker_accept(&w, tag - EV_LISTENER);
 		}
 		worker_run_busy(&w);
 		worker_expire_idle(&w);

@@ -1,0 +1,192 @@
+"""Lifecycle on a real echod: sd_notify messages on a real notify socket,
+SIGTERM draining clients mid-stream without losing a byte, a fast stop
+when nothing is in flight, a bounded stop with a client that never
+stops, and workers that leave when the master is killed."""
+
+import hashlib
+import os
+import signal
+import socket
+import threading
+import time
+
+from echodtest import Echod, connect, pid_alive, recv_all, recv_exact, \
+    run_test, tap, tmpdir, wait_for
+
+
+class Notify:
+    """A real sd_notify socket: collects what echod sends."""
+
+    def __init__(self):
+        self.path = os.path.join(tmpdir(), "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.msgs = []
+        t = threading.Thread(target=self._run, daemon=True)
+        t.start()
+
+    def _run(self):
+        while True:
+            try:
+                self.msgs.append(self.sock.recv(4096).decode())
+            except OSError:
+                return
+
+    def wait(self, pred, timeout=5, what="notify message"):
+        return wait_for(lambda: next((m for m in list(self.msgs)
+                                      if pred(m)), None), timeout, what)
+
+
+class Streamer:
+    """A client streaming random data and checking what comes back."""
+
+    def __init__(self, port):
+        self.s = connect(port, timeout=30)
+        self.sent = hashlib.sha256()
+        self.got = hashlib.sha256()
+        self.nsent = self.ngot = 0
+        self.stop = threading.Event()
+        self.error = None
+        self.tw = threading.Thread(target=self._send)
+        self.tr = threading.Thread(target=self._recv)
+        self.tw.start()
+        self.tr.start()
+
+    def _send(self):
+        try:
+            while not self.stop.is_set():
+                d = os.urandom(8192)
+                self.s.sendall(d)
+                self.sent.update(d)
+                self.nsent += len(d)
+            self.s.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            self.error = e
+
+    def _recv(self):
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    return
+                self.got.update(d)
+                self.ngot += len(d)
+        except OSError as e:
+            self.error = e
+
+    def finish(self, timeout=20):
+        self.stop.set()
+        self.tw.join(timeout)
+        self.tr.join(timeout)
+        self.s.close()
+        return self.error is None and self.nsent == self.ngot and \
+            self.sent.digest() == self.got.digest()
+
+
+def body():
+    # sd_notify: READY, STATUS, RELOADING + MONOTONIC_USEC, WATCHDOG,
+    # STOPPING, on a real notify socket.
+    n = Notify()
+    env = dict(os.environ, NOTIFY_SOCKET=n.path, WATCHDOG_USEC="200000")
+    e = Echod({"server": {"workers": "2"}}).start(env=env)
+    ready = n.wait(lambda m: "READY=1" in m, what="READY=1")
+    tap.ok("STATUS=2 workers, 0 connections" in ready,
+           "READY=1 once workers serve, with a STATUS line", ready)
+    wait_for(lambda: sum("WATCHDOG=1" in m for m in n.msgs) >= 3, 3,
+             "watchdog pings")
+    tap.ok(True, "WATCHDOG=1 pings at half of WATCHDOG_USEC")
+    held = [connect(e.port) for _ in range(3)]
+    for c in held:
+        c.sendall(b"x")
+        recv_exact(c, 1)
+    n.wait(lambda m: "STATUS=2 workers, 3 connections" in m,
+           what="STATUS with the connection count")
+    tap.ok(True, "STATUS follows the number of open connections")
+    e.signal(signal.SIGHUP)
+    rel = n.wait(lambda m: "RELOADING=1" in m, what="RELOADING=1")
+    tap.ok("MONOTONIC_USEC=" in rel, "RELOADING=1 with MONOTONIC_USEC", rel)
+    idx = n.msgs.index(rel)
+    wait_for(lambda: any("READY=1" in m for m in n.msgs[idx:]), 5,
+             "READY=1 after the reload")
+    tap.ok(True, "READY=1 again after the reload")
+    for c in held:
+        c.close()
+    e.signal(signal.SIGTERM)
+    n.wait(lambda m: "STOPPING=1" in m, what="STOPPING=1")
+    tap.ok(True, "STOPPING=1 on SIGTERM")
+    tap.eq(e.wait_exit(), 0, "exit 0")
+
+    # SIGTERM while clients are mid-stream: every byte comes back.
+    e = Echod({"server": {"workers": "2", "shutdown_timeout": "10s"}})
+    e.start()
+    streams = [Streamer(e.port) for _ in range(6)]
+    wait_for(lambda: all(s.ngot > 512 * 1024 for s in streams), 20,
+             "streams flowing")
+    idle = [connect(e.port) for _ in range(20)]
+    t0 = time.monotonic()
+    e.signal(signal.SIGTERM)
+    e.wait_log(r"stopping: draining")
+    results = [s.finish() for s in streams]
+    tap.ok(all(results), "SIGTERM mid-stream: all 6 clients get every "
+           "byte back (%s)" % ", ".join("%d MB" % (s.nsent >> 20)
+                                        for s in streams))
+    closed = 0
+    for c in idle:
+        c.settimeout(5)
+        closed += recv_all(c) == b""
+        c.close()
+    tap.eq(closed, len(idle), "idle connections are closed on SIGTERM")
+    tap.eq(e.wait_exit(), 0, "echod exits 0 after the drain")
+    tap.ok(time.monotonic() - t0 < 9, "the drain ended when the clients "
+           "did, not at shutdown_timeout")
+    tap.ok("killing them" not in e.log(), "no worker needed SIGKILL")
+
+    # Nothing in flight: the stop takes milliseconds, not the timeout.
+    e = Echod({"server": {"workers": "2", "shutdown_timeout": "10s"}})
+    e.start()
+    idle = [connect(e.port) for _ in range(50)]
+    t0 = time.monotonic()
+    e.signal(signal.SIGTERM)
+    rc = e.wait_exit()
+    took = time.monotonic() - t0
+    tap.ok(rc == 0 and took < 2.0, "with 50 idle connections, SIGTERM "
+           "to exit took %.0f ms (shutdown_timeout is 10 s)" % (took * 1000))
+    for c in idle:
+        c.close()
+
+    # A client that never stops: echod is gone by shutdown_timeout + 1 s.
+    e = Echod({"server": {"workers": "2", "shutdown_timeout": "1s"}})
+    e.start()
+    s = Streamer(e.port)
+    wait_for(lambda: s.ngot > 256 * 1024, 10, "stream flowing")
+    t0 = time.monotonic()
+    e.signal(signal.SIGTERM)
+    rc = e.wait_exit(10)
+    took = time.monotonic() - t0
+    tap.ok(rc == 0 and took < 2.0, "a never-ending client does not hold "
+           "echod past shutdown_timeout + 1 s (took %.2f s, exit %d)"
+           % (took, rc))
+    s.finish(5)
+
+    # The master dies: every worker notices and leaves, the port is free.
+    e = Echod({"server": {"workers": "3"}}).start()
+    workers = e.wait_workers(3)
+    c = connect(e.port)
+    os.kill(e.pid, signal.SIGKILL)
+    e.wait_exit(5)
+    t0 = time.monotonic()
+    wait_for(lambda: not any(pid_alive(w) for w in workers), 3,
+             "workers to exit after the master died")
+    took = time.monotonic() - t0
+    tap.ok(took < 1.0, "master SIGKILLed: all workers exit within a "
+           "second (%.0f ms)" % (took * 1000))
+    try:
+        connect(e.port).close()
+        refused = False
+    except ConnectionRefusedError:
+        refused = True
+    tap.ok(refused, "no orphan keeps the port")
+    c.close()
+
+
+run_test(body)
