@@ -54,6 +54,8 @@ static const struct key_def keys[] = {
 	{ "server", "backlog", T_UINT, OFF(backlog), 1, 65535, "1 to 65535" },
 	{ "server", "shutdown_timeout", T_DURATION, OFF(shutdown_timeout_ms),
 	    0, 3600000, "0 to 1h" },
+	{ "connection", "max_connections_per_ip", T_UINT,
+	    OFF(max_connections_per_ip), 0, 1000000, "0 (off) to 1000000" },
 	{ "connection", "buffer_size", T_SIZE, OFF(buffer_size),
 	    1024, 16 * 1024 * 1024, "1k to 16m" },
 	{ "connection", "idle_timeout", T_DURATION, OFF(idle_timeout_ms),

@@ -30,6 +30,7 @@ struct echod_config {
 	unsigned		 keepalive_idle_s;
 	unsigned		 keepalive_interval_s;
 	unsigned		 keepalive_count;
+	unsigned		 max_connections_per_ip;	/* 0: off */
 	int			 log_level;
 	enum log_target		 log_target;
 	bool			 log_connections;

@@ -19,6 +19,7 @@
 #define CONN_EOF	0x04	/* the client half-closed */
 #define CONN_BUSY	0x08	/* on the worker's busy list */
 #define CONN_RDHUP	0x10	/* the FIN has arrived: no edge will follow */
+#define CONN_COUNTED	0x20	/* counted in the per-source table */
 
 struct conn {
 	int		 c_fd;
@@ -27,6 +28,7 @@ struct conn {
 	struct idle_node c_idle;
 	struct conn	*c_busy_next;
 	char		*c_peer;	/* only when connections are logged */
+	uint8_t		 c_src[16];	/* source, for max_connections_per_ip */
 	uint64_t	 c_bytes;	/* echoed so far */
 };
 

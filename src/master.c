@@ -25,8 +25,8 @@
 #include "timer.h"
 #include "worker.h"
 
-#define STORM_DEATHS		5	/* this many deaths ... */
-#define STORM_WINDOW_MS		10000	/* ... within this: back off */
+#define QUICK_DEATH_MS		10000	/* dying younger than this ... */
+#define QUICK_DEATHS		5	/* ... this many times: back off */
 #define BACKOFF_MAX_MS		60000
 #define STATUS_EVERY_MS		2000
 
@@ -44,6 +44,7 @@ struct worker_slot {
 	unsigned	 ws_index;	/* "worker N" within its generation */
 	uint64_t	 ws_started;
 	uint64_t	 ws_respawn_at;
+	unsigned	 ws_quick_deaths;	/* in a row, young */
 	bool		 ws_ready;
 };
 
@@ -61,9 +62,6 @@ struct master {
 	bool			 reloading;
 	bool			 stopping;
 	uint64_t		 stop_deadline;
-	uint64_t		 deaths[STORM_DEATHS];	/* ring of times */
-	unsigned		 ndeaths;
-	unsigned		 backoff_level;
 	uint64_t		 watchdog_ms, next_watchdog;
 	uint64_t		 next_status;
 	char			 status[128];
@@ -121,9 +119,6 @@ master_spawn(struct master *m, struct worker_slot *s)
 	};
 	pid_t			 pid;
 
-	/* A dead worker's numbers must not count for its successor. */
-	atomic_store(&m->shared->sh_stats[slot].ws_conns, 0);
-	atomic_store(&m->shared->sh_stats[slot].ws_accepted, 0);
 	if (slot + 1 > atomic_load(&m->shared->sh_slots))
 		atomic_store(&m->shared->sh_slots, slot + 1);
 	switch (pid = fork()) {
@@ -158,6 +153,7 @@ master_spawn_generation(struct master *m)
 		s = master_slot_free(m);
 		s->ws_gen = m->gen;
 		s->ws_index = i;
+		s->ws_quick_deaths = 0;
 		master_spawn(m, s);
 	}
 }
@@ -173,28 +169,24 @@ master_signal_all(struct master *m, int sig)
 			(void)kill(m->slots[i].ws_pid, sig);
 }
 
-/* How long to wait before the next respawn: 0 unless deaths storm. */
+/*
+ * How long to wait before respawning slot s.  A worker that keeps dying
+ * young (a crash loop: bad environment, a bug hit at once) is respawned
+ * after 1 s, doubling to 60 s, instead of in a fork storm.  One that
+ * lived QUICK_DEATH_MS or more starts the count afresh.
+ */
 static uint64_t
-master_backoff(struct master *m)
+master_backoff(struct master *m, struct worker_slot *s)
 {
-	uint64_t	 oldest, delay;
+	unsigned	 n;
 
-	m->deaths[m->ndeaths++ % STORM_DEATHS] = m->now;
-	if (m->ndeaths < STORM_DEATHS)
+	if (m->now - s->ws_started >= QUICK_DEATH_MS)
+		s->ws_quick_deaths = 0;
+	n = ++s->ws_quick_deaths;
+	if (n < QUICK_DEATHS)
 		return 0;
-	oldest = m->deaths[m->ndeaths % STORM_DEATHS];
-	if (m->now - oldest > STORM_WINDOW_MS) {
-		m->backoff_level = 0;
-		return 0;
-	}
-	delay = 1000ULL << (m->backoff_level < 6 ? m->backoff_level : 6);
-	if (delay > BACKOFF_MAX_MS)
-		delay = BACKOFF_MAX_MS;
-	m->backoff_level++;
-	log_warnx("workers keep dying (%d deaths within %d s); respawning "
-	    "after %llu ms instead of at once", STORM_DEATHS,
-	    STORM_WINDOW_MS / 1000, (unsigned long long)delay);
-	return delay;
+	n -= QUICK_DEATHS;
+	return n >= 6 ? BACKOFF_MAX_MS : 1000ULL << n;
 }
 
 static void
@@ -228,8 +220,8 @@ master_reap(struct master *m)
 			return;		/* 0: none left; ECHILD: no children */
 		if ((s = master_slot_by_pid(m, pid)) == NULL)
 			continue;
-		/* Its connections died with it. */
-		atomic_store(&m->shared->sh_stats[s - m->slots].ws_conns, 0);
+		/* Its connections died with it: forget their counts. */
+		shared_clear_slot(m->shared, (uint32_t)(s - m->slots));
 		describe_status(status, how, sizeof(how));
 		snprintf(fields, sizeof(fields), "WORKER_PID=%ld\n"
 		    "WORKER_INDEX=%u\nEXIT_STATUS=%d", (long)pid, s->ws_index,
@@ -242,10 +234,18 @@ master_reap(struct master *m)
 			s->ws_state = SLOT_FREE;
 			continue;
 		}
-		delay = master_backoff(m);
-		log_event(LOG_ERR, MSGID_WORKER_DIED, fields,
-		    "worker %u (pid %ld) %s; respawning%s", s->ws_index,
-		    (long)pid, how, delay ? " after back-off" : "");
+		delay = master_backoff(m, s);
+		if (delay == 0)
+			log_event(LOG_ERR, MSGID_WORKER_DIED, fields,
+			    "worker %u (pid %ld) %s; respawning", s->ws_index,
+			    (long)pid, how);
+		else
+			log_event(LOG_ERR, MSGID_WORKER_DIED, fields,
+			    "worker %u (pid %ld) %s; it keeps dying (%u times "
+			    "in a row within %d s of starting): respawning in "
+			    "%llu ms", s->ws_index, (long)pid, how,
+			    s->ws_quick_deaths, QUICK_DEATH_MS / 1000,
+			    (unsigned long long)delay);
 		s->ws_state = SLOT_WAITING;
 		s->ws_respawn_at = m->now + delay;
 	}

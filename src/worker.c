@@ -33,8 +33,9 @@
 #define MAX_EVENTS	256
 #define ACCEPT_BATCH	64		/* accepts per listener wake-up */
 #define ECHO_BUDGET	(256 * 1024)	/* bytes read per turn: fairness */
-#define ACCEPT_PAUSE_MS	1000		/* after EMFILE and friends */
-#define BURST_QUIET_MS	1000		/* a burst ends after this calm */
+#define ACCEPT_PAUSE_MS	500		/* after EMFILE and friends */
+#define BURST_QUIET_MS	2000		/* a burst ends after this calm: */
+					/* longer than ACCEPT_PAUSE_MS */
 #define DRAIN_QUIET_MS	100		/* idle this long: close on stop */
 #define DRAIN_TICK_MS	50
 
@@ -64,7 +65,7 @@ struct worker {
 	uint64_t		 next_drain_tick;
 	bool			 opts_checked;	/* inheritance verified */
 	bool			 opts_per_conn;	/* set options on each socket */
-	struct burst		 limit_burst, fd_burst, err_burst;
+	struct burst		 limit_burst, source_burst, fd_burst, err_burst;
 	uint64_t		 now;
 };
 
@@ -72,8 +73,7 @@ static void
 burst_hit(struct burst *b, uint64_t now, const char *detail)
 {
 	if (b->count++ == 0)
-		log_warnx("%s: %s (further ones are counted until %d ms pass "
-		    "without one)", b->what, detail, BURST_QUIET_MS);
+		log_warnx("%s: %s", b->what, detail);
 	b->last = now;
 }
 
@@ -106,6 +106,8 @@ worker_close(struct worker *w, struct conn *c, const char *why)
 	else
 		log_debug("connection %d closed: %s", c->c_fd, why);
 	idle_remove(&c->c_idle);
+	if (c->c_flags & CONN_COUNTED)
+		shared_ip_remove(w->args->shared, w->args->slot, c->c_src);
 	close(c->c_fd);
 	c->c_fd = -1;
 	w->nconns--;
@@ -209,6 +211,52 @@ worker_socket_options(struct worker *w, int fd, int family)
 	}
 }
 
+/* The source address as 16 bytes (IPv4 v4-mapped); -1 if not IP. */
+static int
+source_key(const struct sockaddr *sa, uint8_t key[16])
+{
+	if (sa->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr, 16);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET) {
+		memset(key, 0, 10);
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)(const void *)
+		    sa)->sin_addr, 4);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * max_connections_per_ip: one source may not take the whole service.
+ * Returns true when the connection may stay (and was counted).
+ */
+static bool
+worker_source_admit(struct worker *w, struct conn *c,
+    const struct sockaddr *sa)
+{
+	struct shared	*sh = w->args->shared;
+	char		 peer[72], detail[200];
+
+	if (w->cfg->max_connections_per_ip == 0 ||
+	    source_key(sa, c->c_src) == -1)
+		return true;
+	if (shared_ip_count(sh, c->c_src) < w->cfg->max_connections_per_ip &&
+	    shared_ip_add(sh, w->args->slot, c->c_src) == 0) {
+		c->c_flags |= CONN_COUNTED;
+		return true;
+	}
+	addr_format(sa, peer, sizeof(peer));
+	snprintf(detail, sizeof(detail), "%u connections from one address "
+	    "(%s); closing new ones at once", w->cfg->max_connections_per_ip,
+	    peer);
+	burst_hit(&w->source_burst, w->now, detail);
+	return false;
+}
+
 static void
 worker_accept_one(struct worker *w, int fd, const struct sockaddr *sa)
 {
@@ -233,6 +281,10 @@ worker_accept_one(struct worker *w, int fd, const struct sockaddr *sa)
 		    "new connection");
 		return;
 	}
+	if (!worker_source_admit(w, c, sa)) {
+		conn_free(c);
+		return;
+	}
 	if (w->cfg->log_connections) {
 		addr_format(sa, peer, sizeof(peer));
 		c->c_peer = strdup(peer);
@@ -247,6 +299,9 @@ worker_accept_one(struct worker *w, int fd, const struct sockaddr *sa)
 	if (event_add(w->ep, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 	    (uint64_t)(uintptr_t)c) == -1) {
 		log_warn("epoll_ctl(connection)");
+		if (c->c_flags & CONN_COUNTED)
+			shared_ip_remove(w->args->shared, w->args->slot,
+			    c->c_src);
 		conn_free(c);
 		return;
 	}
@@ -278,6 +333,7 @@ worker_accept(struct worker *w, size_t idx)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
+	char			 detail[128];
 	int			 i, fd, lfd = w->listen_fds[idx];
 
 	for (i = 0; i < ACCEPT_BATCH && w->listening; i++) {
@@ -310,7 +366,9 @@ worker_accept(struct worker *w, size_t idx)
 			 * have, stop accepting until a descriptor is freed
 			 * or a moment has passed.
 			 */
-			burst_hit(&w->fd_burst, w->now, strerror(errno));
+			snprintf(detail, sizeof(detail), "%s; retrying every "
+			    "%d ms", strerror(errno), ACCEPT_PAUSE_MS);
+			burst_hit(&w->fd_burst, w->now, detail);
 			worker_listen_pause(w);
 			return;
 		default:
@@ -469,7 +527,8 @@ worker_timeout(struct worker *w)
 		if (w->next_drain_tick < next)
 			next = w->next_drain_tick;
 	}
-	if (w->limit_burst.count || w->fd_burst.count || w->err_burst.count)
+	if (w->limit_burst.count || w->source_burst.count ||
+	    w->fd_burst.count || w->err_burst.count)
 		if (w->now + BURST_QUIET_MS < next)
 			next = w->now + BURST_QUIET_MS;
 	if (next == UINT64_MAX)
@@ -508,6 +567,7 @@ worker_setup(struct worker *w, const struct worker_args *a)
 	w->nlisten = a->listeners->n;
 	idle_init(&w->idle);
 	w->limit_burst.what = "max_connections";
+	w->source_burst.what = "max_connections_per_ip";
 	w->fd_burst.what = "accept paused";
 	w->err_burst.what = "accept failed";
 	w->now = timer_now_ms();
@@ -568,6 +628,7 @@ worker_run(const struct worker_args *a)
 				worker_close_quiet(&w);
 		}
 		burst_check(&w.limit_burst, w.now);
+		burst_check(&w.source_burst, w.now);
 		burst_check(&w.fd_burst, w.now);
 		burst_check(&w.err_burst, w.now);
 	}

@@ -209,6 +209,58 @@ def socket_owner(pids, server_port, client_sock):
     return None
 
 
+def socket_owners(pids, server_port, socks):
+    """Map each client socket to the pid (of 'pids') holding the server
+    side of its connection, reading /proc once for all of them."""
+    inode = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fl = line.split()
+                lport = int(fl[1].rsplit(":", 1)[1], 16)
+                if lport == server_port:
+                    inode[int(fl[2].rsplit(":", 1)[1], 16)] = int(fl[9])
+    holder = {}
+    for pid in pids:
+        try:
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                try:
+                    link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    holder[int(link[8:-1])] = pid
+        except OSError:
+            pass
+    return {s: holder.get(inode.get(s.getsockname()[1])) for s in socks}
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pids):
+    """Total resident set size of 'pids', in KiB."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
 def pid_alive(pid):
     st = proc_state(pid)
     return st is not None and st != "Z"

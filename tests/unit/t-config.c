@@ -50,6 +50,7 @@ test_defaults(void)
 	is_int(def.buffer_size, 65536, "default buffer_size");
 	is_int(def.idle_timeout_ms, 300000, "default idle_timeout");
 	is_int(def.nlisten, 2, "default listen has two addresses");
+	is_int(def.max_connections_per_ip, 0, "no per-source limit by default");
 
 	/* The shipped file must state exactly the defaults. */
 	snprintf(path, sizeof(path), "%s/conf/echod.ini",
@@ -88,6 +89,7 @@ test_good(void)
 	    "backlog = 16\n"
 	    "shutdown_timeout = 1500ms\n"
 	    "[connection]\n"
+	    "max_connections_per_ip = 7\n"
 	    "buffer_size = 4k\n"
 	    "idle_timeout = 0\n"
 	    "keepalive = off\n"
@@ -110,6 +112,7 @@ test_good(void)
 	is_int(cfg.backlog, 16, "backlog");
 	is_int(cfg.shutdown_timeout_ms, 1500, "shutdown_timeout in ms");
 	is_int(cfg.buffer_size, 4096, "buffer_size");
+	is_int(cfg.max_connections_per_ip, 7, "max_connections_per_ip");
 	is_int(cfg.idle_timeout_ms, 0, "idle_timeout 0 = never");
 	ok(!cfg.keepalive, "keepalive off");
 	is_int(cfg.keepalive_idle_s, 120, "keepalive_idle 2m = 120 s");
