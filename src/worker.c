@@ -192,6 +192,8 @@ worker_socket_options(struct worker *w, int fd, int family)
 		    get_int(fd, IPPROTO_TCP, TCP_NODELAY) != 1 ||
 		    (cfg->keepalive && (get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE)
 		    != (int)cfg->keepalive_idle_s ||
+		    get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL) !=
+		    (int)cfg->keepalive_interval_s ||
 		    get_int(fd, IPPROTO_TCP, TCP_KEEPCNT) !=
 		    (int)cfg->keepalive_count));
 		if (w->opts_per_conn)

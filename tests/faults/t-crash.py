@@ -13,7 +13,7 @@ import struct
 import threading
 import time
 
-from echodtest import Echod, children, connect, recv_exact, run_test, spawn, \
+from echodtest import Echod, ZombieWatch, children, connect, recv_exact, run_test, spawn, \
     socket_owners, tap, wait_for
 
 STRACE = shutil.which("strace")
@@ -128,15 +128,7 @@ def body():
              "all 500 streams flowing")
     owner = socket_owners(workers, e.port,
                           [st["sock"] for st in streams.conns])
-    zombies = []
-    stop = threading.Event()
-
-    def watch():
-        while not stop.is_set():
-            zombies.extend(e.zombies())
-            time.sleep(0.005)
-    watcher = threading.Thread(target=watch)
-    watcher.start()
+    zw = ZombieWatch(e)
     # One worker is spared, so that some connections must survive whole.
     spared = max(workers, key=lambda p: list(owner.values()).count(p))
     killed = []
@@ -155,9 +147,8 @@ def body():
     tap.eq(e.count_log(r"was killed by signal 9 \(Killed\); respawning"),
            6, "each death logged with its signal")
     streams.finish()
-    stop.set()
-    watcher.join()
-    tap.eq(zombies, [], "no zombie at any point")
+    tap.eq(zw.finish(), [], "no zombie outlived 0.5 s: every killed "
+           "worker was reaped at once")
     bad, cut_ok, whole = [], 0, 0
     for st in streams.conns:
         on_killed = owner.get(st["sock"]) in killed

@@ -257,6 +257,35 @@ def rss_kib(pids):
     return total
 
 
+class ZombieWatch:
+    """Watch echod's children from a thread.  A child that died is a
+    zombie for the instant before the master reaps it; one that stays a
+    zombie longer than 'grace' seconds was not reaped: that is the bug."""
+
+    def __init__(self, echod, grace=0.5):
+        self.echod, self.grace = echod, grace
+        self.first = {}
+        self.leaked = set()
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            now = time.monotonic()
+            for z in self.echod.zombies():
+                t0 = self.first.setdefault(z, now)
+                if now - t0 > self.grace:
+                    self.leaked.add(z)
+            self.stop.wait(0.005)
+
+    def finish(self):
+        """Stop watching; return the zombies that outlived the grace."""
+        self.stop.set()
+        self.t.join()
+        return sorted(self.leaked)
+
+
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 

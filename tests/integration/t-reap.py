@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from echodtest import Echod, connect, pid_alive, recv_exact, run_test, \
+from echodtest import Echod, ZombieWatch, connect, pid_alive, recv_exact, run_test, \
     socket_owner, tap, wait_for
 
 
@@ -17,17 +17,7 @@ def body():
     workers = sorted(e.wait_workers(3))
 
     # Five clients that close at the same instant, many times over.
-    zombies_seen = []
-    stop = threading.Event()
-
-    def watch():
-        while not stop.is_set():
-            z = e.zombies()
-            if z:
-                zombies_seen.append(z)
-            time.sleep(0.001)
-    watcher = threading.Thread(target=watch)
-    watcher.start()
+    zw = ZombieWatch(e, grace=0.2)
     barrier = threading.Barrier(5)
     bad = []
 
@@ -44,11 +34,9 @@ def body():
         t.start()
     for t in threads:
         t.join(60)
-    stop.set()
-    watcher.join()
     tap.ok(not bad, "500 exchanges by 5 clients closing together all echo")
-    tap.ok(not zombies_seen and not e.zombies(),
-           "no zombie child of echod seen at any point", zombies_seen[:3])
+    tap.ok(not zw.finish() and not zw.first and not e.zombies(),
+           "no zombie child of echod seen at any point")
     tap.eq(sorted(e.workers()), workers,
            "no worker lost or replaced: the same 3 workers")
 

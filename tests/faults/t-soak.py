@@ -1,0 +1,167 @@
+"""A bounded soak: normal traffic checked by hash, mixed with idle floods,
+slow readers, resets mid-echo, connection floods, worker kills and
+reloads.  Afterwards: every well-behaved byte came back, fds and memory
+are back to their baseline, and no zombie was ever seen.
+
+ECHOD_SOAK_SECONDS sets the length (default 60); e.g.
+  ECHOD_SOAK_SECONDS=3600 make check TESTS=tests/faults/t-soak.py
+"""
+
+import hashlib
+import os
+import random
+import signal
+import socket
+import struct
+import threading
+import time
+
+from echodtest import Echod, ZombieWatch, connect, fd_count, recv_all, \
+    rss_kib, run_test, tap, wait_for
+
+SECONDS = float(os.environ.get("ECHOD_SOAK_SECONDS", "60"))
+
+
+def good_client(port, rng):
+    """A well-behaved client: random sizes, half-close, check by hash.
+    Returns (start, end, "ok" | "cut" | "corrupt")."""
+    start = time.monotonic()
+    data = os.urandom(rng.choice((1, 100, 5000, 200000, 2000000)))
+    s = connect(port, "::1" if rng.random() < 0.5 else "127.0.0.1", 30)
+    h = hashlib.sha256()
+    got = [0]
+    cut = []
+
+    def rd():
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    return
+                h.update(d)
+                got[0] += len(d)
+        except OSError as ex:
+            cut.append(ex)
+    t = threading.Thread(target=rd)
+    t.start()
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    except OSError as ex:
+        cut.append(ex)
+    t.join(30)
+    s.close()
+    if got[0] == len(data) and h.digest() == hashlib.sha256(data).digest():
+        verdict = "ok"
+    elif cut or got[0] < len(data):
+        verdict = "cut"
+    else:
+        verdict = "corrupt"
+    return start, time.monotonic(), verdict
+
+
+def body():
+    e = Echod({"server": {"workers": "3", "max_connections": "3000"},
+               "connection": {"idle_timeout": "2s",
+                              "max_connections_per_ip": "2500"}}).start()
+    workers = e.wait_workers(3)
+    time.sleep(0.2)     # let start-up allocations settle before baseline
+    base_fds = sorted(fd_count(p) for p in workers)
+    base_rss = rss_kib([e.pid] + workers)
+    stop = threading.Event()
+    results, kills, errors = [], [], []
+    rng = random.Random(7)
+    zw = ZombieWatch(e)
+
+    def good_loop():
+        r = random.Random(rng.random())
+        while not stop.is_set():
+            try:
+                results.append(good_client(e.port, r))
+            except Exception as ex:      # a good client must never fail
+                errors.append(repr(ex))
+
+    def hostile_loop():
+        r = random.Random(rng.random())
+        linger = struct.pack("ii", 1, 0)
+        while not stop.is_set():
+            kind = r.randrange(4)
+            try:
+                if kind == 0:       # idle flood: closed by idle_timeout
+                    socks = [connect(e.port) for _ in range(200)]
+                    stop.wait(0.5)
+                    for s in socks:
+                        s.close()
+                elif kind == 1:     # slow readers, then vanish
+                    s = connect(e.port)
+                    s.setblocking(False)
+                    try:
+                        for _ in range(40):
+                            s.send(b"r" * 65536)
+                    except BlockingIOError:
+                        pass
+                    stop.wait(0.3)
+                    s.close()
+                elif kind == 2:     # reset mid-echo
+                    s = connect(e.port)
+                    s.sendall(os.urandom(300000))
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                    s.close()
+                else:               # flood past max_connections
+                    socks = []
+                    for _ in range(500):
+                        socks.append(connect(e.port))
+                    for s in socks:
+                        s.close()
+            except OSError:
+                pass            # hostile clients may be refused
+
+    def chaos_loop():
+        r = random.Random(rng.random())
+        while not stop.wait(r.uniform(3, 6)):
+            if r.random() < 0.5:
+                live = e.workers()
+                if live:
+                    kills.append(time.monotonic())
+                    os.kill(r.choice(live), signal.SIGKILL)
+            else:
+                e.signal(signal.SIGHUP)
+
+    threads = [threading.Thread(target=f) for f in
+               (good_loop, good_loop, hostile_loop, hostile_loop,
+                chaos_loop)]
+    for t in threads:
+        t.start()
+    stop.wait(SECONDS)
+    stop.set()
+    for t in threads:
+        t.join(60)
+
+    # A good client may be cut only by a worker killed during its life.
+    whole = sum(v == "ok" for _, _, v in results)
+    excused = sum(v == "cut" and any(a <= k <= b + 0.1 for k in kills)
+                  for a, b, v in results)
+    tap.ok(not errors and whole > 0 and whole + excused == len(results),
+           "%d well-behaved exchanges in a %.0f s soak: %d echoed whole "
+           "(sha256), %d cut by one of %d worker kills, none corrupted"
+           % (len(results), SECONDS, whole, excused, len(kills)),
+           "\n".join(errors[:5]))
+    tap.eq(zw.finish(), [], "no zombie outlived 0.5 s: every dead worker "
+           "was reaped")
+    # Every connection ends (idle_timeout 2 s): counts go back to base.
+    wait_for(lambda: sorted(fd_count(p) for p in e.wait_workers(3, 20))
+             == base_fds, 20, "worker fd counts back to baseline")
+    tap.ok(True, "fd count of each worker back to the baseline %s"
+           % base_fds)
+    rss = rss_kib([e.pid] + e.workers())
+    tap.ok(rss < base_rss + 8 * 1024, "RSS %d KiB after, %d KiB before"
+           % (rss, base_rss))
+    s = connect(e.port)
+    s.sendall(b"end")
+    s.shutdown(socket.SHUT_WR)
+    tap.eq(recv_all(s), b"end", "still serving")
+    s.close()
+    tap.eq(e.stop(), 0, "clean stop")
+
+
+run_test(body)

@@ -1,0 +1,678 @@
+#!/bin/bash
+# echod's Debian package under a real systemd, booted in a container.
+#
+# usage: tests/systemd/t-container.sh DEB...
+#        ECHOD_DEB_DIR=DIR tests/systemd/t-container.sh
+#
+# Boots systemd with systemd-nspawn over a throw-away overlay of the
+# host's root file system (so the package's dependencies are there and
+# nothing needs downloading), installs the .deb with apt-get inside, and
+# checks socket activation, status, journal, reload, stop, crash
+# recovery, upgrade, removal and purge.  Output is TAP on stdout; the
+# exit status is 0 when every test passed, 1 otherwise, and 77 (skip)
+# only where the machine cannot run a container at all (not root, no
+# systemd-nspawn, no overlayfs, no cgroup file system).
+#
+# Everything is bounded: each command by timeout(1), each wait by a
+# deadline, the whole run by ECHOD_CT_LIMIT seconds (default 600).  The
+# EXIT trap stops the container and removes mounts, cgroups and files
+# even when a test fails or the run is interrupted.
+# ECHOD_CT_KEEP=1 leaves the scratch directory (logs) behind.
+#
+# See shared/notes/real-systemd-in-a-container.md for the recipe.
+
+set -u
+export LC_ALL=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 SYSTEMD_URLIFY=0
+
+here=$(cd "$(dirname "$0")" && pwd)
+limit=${ECHOD_CT_LIMIT:-600}
+# Bound the whole run: timeout(1) sends SIGTERM, and the trap below
+# still tears the container down.
+if [ -z "${ECHOD_CT_TIMED:-}" ] && command -v timeout >/dev/null; then
+	export ECHOD_CT_TIMED=1
+	exec timeout -k 60 "$limit" "$0" "$@"
+fi
+max_exposure=1.5
+# Must match shipped echod.service: TimeoutStopSec.
+unit_stop_timeout=30
+
+# --- TAP ------------------------------------------------------------------
+ntests=21
+n=0
+failed=0
+ok()    { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+skip()  { n=$((n + 1)); echo "ok $n # SKIP $*"; }
+diag()  { sed 's/^/# /'; }
+note()  { echo "# $*"; }
+# check DESCRIPTION COMMAND...: one test from a command's status; the
+# command's output becomes diagnostics on failure.
+check() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		ok "$desc"
+	else
+		notok "$desc"
+		printf '%s\n' "$out" | tail -n 40 | diag
+	fi
+}
+skip_all() {	# skip_all REASON: the machine cannot run this at all
+	echo "1..0 # SKIP $*"
+	echo "t-container.sh: SKIP: $*" >&2
+	exit 77
+}
+bail_rest() {	# the remaining tests but teardown cannot run
+	while [ "$n" -lt $((ntests - 1)) ]; do
+		notok "not run: $*"
+	done
+}
+
+# --- what the machine must offer -------------------------------------------
+[ "$(id -u)" = 0 ] || skip_all "needs root (systemd-nspawn, mounts, cgroups)"
+command -v systemd-nspawn >/dev/null ||
+	skip_all "systemd-nspawn not installed (apt-get install systemd-container)"
+command -v nsenter >/dev/null || skip_all "nsenter not installed (util-linux)"
+command -v python3 >/dev/null || skip_all "python3 not installed"
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
+	skip_all "the kernel has no overlayfs"
+[ -d /sys/fs/cgroup ] || skip_all "no cgroup file system"
+
+# --- the packages -----------------------------------------------------------
+debs=()
+if [ $# -gt 0 ]; then
+	debs=("$@")
+elif [ -n "${ECHOD_DEB_DIR:-}" ]; then
+	shopt -s nullglob
+	debs=("$ECHOD_DEB_DIR"/*.deb)
+	shopt -u nullglob
+fi
+install_debs=()
+for d in "${debs[@]}"; do
+	case $(dpkg-deb -f "$d" Package 2>/dev/null) in
+	'')	echo "t-container.sh: $d is not a .deb" >&2; exit 99 ;;
+	*-dbgsym) ;;		# not needed, and apt purge echod would leave it
+	*)	install_debs+=("$(cd "$(dirname "$d")" && pwd)/$(basename "$d")") ;;
+	esac
+done
+[ ${#install_debs[@]} -gt 0 ] || {
+	echo "t-container.sh: no .deb given (arguments or ECHOD_DEB_DIR)" >&2
+	exit 99
+}
+main_deb=
+for d in "${install_debs[@]}"; do
+	[ "$(dpkg-deb -f "$d" Package)" = echod ] && main_deb=$d
+done
+[ -n "$main_deb" ] || { echo "t-container.sh: no echod_*.deb among ${debs[*]}" >&2; exit 99; }
+echo "1..$ntests"
+note "package: $(basename "$main_deb")"
+
+# --- scratch space, container state, cleanup ------------------------------
+machine=echodct$$
+work=$(mktemp -d "${TMPDIR:-/tmp}/echod-ct.XXXXXX") || exit 99
+fs=$work/fs		# tmpfs: the overlay's upper and work directories
+root=$work/root		# the container's root file system
+cg_dirs=()
+nspawn_pid=
+pid1=
+bg_pids=()
+t_start=$(date +%s)
+
+teardown() {
+	set +e
+	local i p
+	for p in "${bg_pids[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
+		kill -TERM "$nspawn_pid"
+		for i in $(seq 100); do
+			kill -0 "$nspawn_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$nspawn_pid" 2>/dev/null
+	fi
+	# If nspawn is gone but PID 1 lives on, killing it ends the PID
+	# namespace and everything in it.
+	if [ -n "$pid1" ] && kill -0 "$pid1" 2>/dev/null; then
+		kill -KILL "$pid1"
+		for i in $(seq 100); do
+			kill -0 "$pid1" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	wait 2>/dev/null
+	for i in 1 2 3; do
+		mountpoint -q "$root" || break
+		umount "$root" 2>/dev/null || sleep 0.5
+	done
+	mountpoint -q "$root" && umount -l "$root"
+	mountpoint -q "$fs" && { umount "$fs" 2>/dev/null || umount -l "$fs"; }
+	rm -rf "/run/systemd/nspawn/propagate/$machine" \
+	    "/run/systemd/nspawn/unix-export/$machine"
+	for p in "${cg_dirs[@]}"; do
+		[ -d "$p" ] && find "$p" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	if [ "${ECHOD_CT_KEEP:-0}" = 1 ]; then
+		echo "t-container.sh: kept $work" >&2
+	else
+		rm -rf --one-file-system "$work"
+	fi
+}
+
+leftovers() {	# what teardown failed to remove; empty when all is well
+	local p
+	mountpoint -q "$root" 2>/dev/null && echo "mount $root"
+	mountpoint -q "$fs" 2>/dev/null && echo "mount $fs"
+	[ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null && echo "nspawn $nspawn_pid"
+	[ -n "$pid1" ] && kill -0 "$pid1" 2>/dev/null && echo "container PID 1 $pid1"
+	for p in "${cg_dirs[@]}"; do
+		[ -d "$p" ] && echo "cgroup $p"
+	done
+	grep -F " $work" /proc/mounts | sed 's/^/mount: /'
+	ip -o link 2>/dev/null | grep -F "ve-$machine" | sed 's/^/veth: /'
+	[ "${ECHOD_CT_KEEP:-0}" = 1 ] || { [ -e "$work" ] && echo "directory $work"; }
+}
+
+finish() {
+	local rc=$? out
+	trap - EXIT INT TERM HUP
+	bail_rest "interrupted or timed out"
+	teardown >/dev/null 2>&1
+	out=$(leftovers)
+	if [ -z "$out" ]; then
+		ok "teardown left no container, mount, cgroup or scratch file behind"
+	else
+		notok "teardown left no container, mount, cgroup or scratch file behind"
+		printf '%s\n' "$out" | diag
+	fi
+	note "container test took $(( $(date +%s) - t_start ))s"
+	[ "$failed" -eq 0 ] && [ "$n" -eq "$ntests" ] && exit 0
+	exit 1
+}
+trap finish EXIT
+trap 'note "interrupted (or ECHOD_CT_LIMIT=${limit}s reached)"; exit 1' INT TERM HUP
+
+# --- helpers ----------------------------------------------------------------
+# wait_until SECONDS COMMAND...: poll COMMAND every 0.1s until it
+# succeeds; fail after SECONDS.
+wait_until() {
+	local end=$(( $(date +%s%N) / 1000000 + $1 * 1000 ))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ $(( $(date +%s%N) / 1000000 )) -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# Run a command inside the container (all namespaces of its PID 1).
+ct() { timeout 120 nsenter -t "$pid1" -a "$@"; }
+# Run a host program in the container's network namespace only.
+ctnet() { timeout 120 nsenter -t "$pid1" -n "$@"; }
+probe() { ctnet python3 "$here/probe.py" "$@"; }
+prop() { ct systemctl show -p "$2" --value "$1"; }
+cursor() { ct journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p'; }
+# journal_since CURSOR [ARGS...]: JSON entries after CURSOR.
+journal_since() {
+	local c=$1
+	shift
+	ct journalctl -q --no-pager -o json --after-cursor="$c" "$@"
+}
+# Messages (one per line) of echod.service entries after CURSOR.
+messages_since() {
+	ct journalctl -q --no-pager -o cat --after-cursor="$1" -u echod.service
+}
+# jfind FIELD=VALUE...: read JSON journal entries on stdin; succeed and
+# print the first entry that has every FIELD=VALUE.
+jfind() {
+	python3 -c '
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[1:])
+for line in sys.stdin:
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if all(str(e.get(k)) == v for k, v in want.items()):
+        print(json.dumps(e, indent=1, sort_keys=True))
+        sys.exit(0)
+sys.exit(1)' "$@"
+}
+has_journal() {	# has_journal CURSOR FIELD=VALUE...
+	local c=$1
+	shift
+	journal_since "$c" | jfind "$@" >/dev/null
+}
+active() { [ "$(prop "$1" ActiveState)" = active ]; }
+inactive() { [ "$(prop "$1" ActiveState)" = inactive ]; }
+main_pid() { prop echod.service MainPID; }
+# PIDs in echod.service's cgroup, one per line (container's PID space).
+cgroup_pids() {
+	local cg
+	cg=$(prop echod.service ControlGroup)
+	[ -n "$cg" ] || return 0
+	ct sh -c "cat /sys/fs/cgroup/unified$cg/cgroup.procs 2>/dev/null ||
+	    cat /sys/fs/cgroup/systemd$cg/cgroup.procs 2>/dev/null ||
+	    cat /sys/fs/cgroup$cg/cgroup.procs 2>/dev/null" | sort -n
+}
+workers() { ct ps -o pid= --ppid "$1" | tr -d ' ' | sort -n; }
+nworkers_is() { [ "$(workers "$1" | grep -c .)" -eq "$2" ]; }
+listening7() { ctnet ss -Hltn 'sport = :7' | grep -q .; }
+set_ini() {	# set_ini KEY VALUE: change or add a [server] key
+	local f=$root/etc/echod.ini
+	if grep -q "^$1 *=" "$f"; then
+		sed -i "s|^$1 *=.*|$1 = $2|" "$f"
+	else
+		sed -i "s|^\[server\]$|[server]\n$1 = $2|" "$f"
+	fi
+}
+
+# --- the container ----------------------------------------------------------
+boot() {
+	mkdir "$fs" "$root" || return 1
+	mount -t tmpfs -o mode=0755,size=4g tmpfs "$fs" || return 1
+	mkdir "$fs/upper" "$fs/work" || return 1
+	mount -t overlay overlay \
+	    -o "lowerdir=/,upperdir=$fs/upper,workdir=$fs/work" "$root" ||
+	    return 1
+	# The host image forbids starting services from maintainer scripts.
+	rm -f "$root/usr/sbin/policy-rc.d"
+	# A stale echod on the host (make install) must not hide the package.
+	if ! dpkg-query -W echod >/dev/null 2>&1; then
+		rm -f "$root/etc/echod.ini" "$root"/lib/systemd/system/echod.* \
+		    "$root"/etc/systemd/system/echod.* "$root/usr/sbin/echod"
+	fi
+	cat >"$root/etc/systemd/system/echod-test.target" <<-EOF
+	[Unit]
+	Description=echod container test: basic system only
+	Requires=sysinit.target sockets.target
+	After=sysinit.target sockets.target
+	AllowIsolate=yes
+	EOF
+	mkdir -p "$root/var/tmp/echod-ct"
+	cp "${install_debs[@]}" "$root/var/tmp/echod-ct/"
+
+	# A private cgroup in every hierarchy systemd uses, so that nspawn
+	# leaves nothing in the caller's cgroup.
+	local h
+	for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+		[ -e "$h/cgroup.procs" ] || continue
+		mkdir "$h/$machine" && cg_dirs+=("$h/$machine") || return 1
+	done
+	if [ ${#cg_dirs[@]} -eq 0 ] && [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		mkdir "/sys/fs/cgroup/$machine" && cg_dirs+=("/sys/fs/cgroup/$machine") || return 1
+	fi
+	(
+		for h in "${cg_dirs[@]}"; do
+			echo "$BASHPID" >"$h/cgroup.procs" || exit 1
+		done
+		exec setsid systemd-nspawn -q -D "$root" -M "$machine" --boot \
+		    --register=no --keep-unit --private-network \
+		    --console=passive systemd.unit=echod-test.target
+	) </dev/null >"$work/nspawn.log" 2>&1 &
+	nspawn_pid=$!
+	# PID 1 is the child of nspawn that runs systemd.
+	wait_until 20 sh -c "ps -o comm= --ppid $nspawn_pid | grep -qx systemd" || return 1
+	pid1=$(ps -o pid=,comm= --ppid "$nspawn_pid" | awk '$2 == "systemd" { print $1; exit }')
+	wait_until 30 sh -c "nsenter -t $pid1 -a systemctl is-system-running 2>/dev/null |
+	    grep -Eq 'starting|running|degraded'" || return 1
+	ct timeout 60 systemctl is-system-running --wait >/dev/null
+	local state
+	state=$(ct systemctl is-system-running)
+	note "container: machine $machine, nspawn pid $nspawn_pid, PID 1 = host pid $pid1, state $state"
+	[ "$state" = running ] || [ "$state" = degraded ]
+}
+
+# --- tests --------------------------------------------------------------------
+
+# 1. lintian, on the host.
+if command -v lintian >/dev/null; then
+	timeout 300 lintian --fail-on error,warning "$main_deb" >"$work/lintian.out" 2>&1
+	rc=$?
+	lint=$(grep -v 'running with root privileges' "$work/lintian.out")
+	if [ "$rc" -eq 0 ] && ! printf '%s\n' "$lint" | grep -q '^[EW]:'; then
+		ok "lintian: no errors or warnings on $(basename "$main_deb")"
+	else
+		notok "lintian: no errors or warnings on $(basename "$main_deb")"
+	fi
+	[ -n "$lint" ] && printf '%s\n' "$lint" | diag
+else
+	skip "lintian not installed"
+fi
+
+# 2. boot
+if boot; then
+	ok "systemd boots in the container (nspawn over an overlay of /)"
+else
+	notok "systemd boots in the container (nspawn over an overlay of /)"
+	{ tail -n 30 "$work/nspawn.log"; [ -n "$pid1" ] && ct systemctl --failed --no-legend; } 2>&1 | diag
+	bail_rest "the container did not boot"
+	exit 1
+fi
+
+# 3. install
+debs_in_ct=()
+for d in "${install_debs[@]}"; do
+	debs_in_ct+=("/var/tmp/echod-ct/$(basename "$d")")
+done
+if ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+    "${debs_in_ct[@]}" >"$work/install.log" 2>&1 &&
+    ct test -x /usr/sbin/echod &&
+    ct dpkg-query -W -f='${Conffiles}\n' echod | grep -q '^ /etc/echod.ini ' &&
+    ct test -f /lib/systemd/system/echod.socket &&
+    ct test -f /lib/systemd/system/echod.service &&
+    ct test -f /usr/share/man/man8/echod.8.gz &&
+    ct test -f /usr/share/man/man5/echod.ini.5.gz; then
+	ok "apt-get install ./$(basename "$main_deb"): /usr/sbin/echod, conffile /etc/echod.ini, units, man pages"
+	ct test -x /usr/bin/echo-client && note "the package also ships /usr/bin/echo-client"
+else
+	notok "apt-get install ./$(basename "$main_deb"): /usr/sbin/echod, conffile /etc/echod.ini, units, man pages"
+	tail -n 30 "$work/install.log" | diag
+	bail_rest "the package did not install"
+	exit 1
+fi
+
+# 4. the socket listens, the service waits
+if ct systemctl is-enabled -q echod.socket && active echod.socket &&
+    listening7 && inactive echod.service; then
+	ok "after install echod.socket is enabled and listening on port 7; echod.service not started yet"
+	ctnet ss -Hltn 'sport = :7' | diag
+else
+	notok "after install echod.socket is enabled and listening on port 7; echod.service not started yet"
+	{ ct systemctl status --no-pager echod.socket echod.service; ctnet ss -ltn; } 2>&1 | diag
+fi
+
+# 5. socket activation and IPv4
+c_start=$(cursor)
+if out=$(probe echo 127.0.0.1 7 200000) &&
+    wait_until 10 active echod.service; then
+	ok "first connection to 127.0.0.1:7 starts echod.service (socket activation); $out"
+else
+	notok "first connection to 127.0.0.1:7 starts echod.service (socket activation)"
+	{ echo "$out"; ct systemctl status --no-pager echod.service; } 2>&1 | diag
+fi
+
+# 6. IPv6
+check "round trip on [::1]:7 (IPv6 loopback)" probe echo ::1 7 200000
+
+# 7. status
+wait_until 10 sh -c "nsenter -t $pid1 -a systemctl status --no-pager echod.service |
+    grep -q 'Status: \"[0-9]* workers, [0-9]* connections'"
+status=$(ct systemctl status --no-pager echod.service 2>&1)
+if printf '%s\n' "$status" | grep -q 'Status: "[0-9]* workers, [0-9]* connections'; then
+	ok "systemctl status echod shows the STATUS= line: $(printf '%s\n' "$status" | sed -n 's/^ *Status: //p')"
+else
+	notok "systemctl status echod shows the STATUS= line"
+	printf '%s\n' "$status" | diag
+fi
+
+# 8. journal: start message with MESSAGE_ID and fields
+wait_until 10 has_journal "$c_start" MESSAGE_ID=20de030929574eeea9b3998c2618bbaf
+if entry=$(journal_since "$c_start" | jfind MESSAGE_ID=20de030929574eeea9b3998c2618bbaf \
+    _SYSTEMD_UNIT=echod.service SYSLOG_IDENTIFIER=echod ECHOD_ROLE=master GENERATION=1) &&
+    printf '%s\n' "$entry" | grep -q '"WORKERS": "[0-9]'; then
+	ok "journalctl -u echod: start message with MESSAGE_ID=20de0309… and fields WORKERS, GENERATION, ECHOD_ROLE"
+	printf '%s\n' "$entry" | grep -E '"(MESSAGE|MESSAGE_ID|PRIORITY|WORKERS|GENERATION|ECHOD_ROLE|_SYSTEMD_UNIT)"' | diag
+else
+	notok "journalctl -u echod: start message with MESSAGE_ID=20de0309… and fields WORKERS, GENERATION, ECHOD_ROLE"
+	ct journalctl -q --no-pager -u echod.service -o verbose --after-cursor="$c_start" 2>&1 | tail -n 40 | diag
+fi
+
+# 9. systemd-analyze verify, installed units, real systemd
+if out=$(ct systemd-analyze verify --man=no /lib/systemd/system/echod.socket \
+    /lib/systemd/system/echod.service 2>&1) && [ -z "$out" ]; then
+	ok "systemd-analyze verify is clean for the installed echod.socket and echod.service"
+else
+	notok "systemd-analyze verify is clean for the installed echod.socket and echod.service"
+	printf '%s\n' "$out" | diag
+fi
+
+# 10. systemd-analyze security
+sec=$(ct systemd-analyze security --no-pager echod.service 2>&1)
+exposure=$(printf '%s\n' "$sec" | sed -n 's/.*Overall exposure level for echod.service: \([0-9.]*\).*/\1/p')
+note "systemd-analyze security echod.service: exposure ${exposure:-unknown} (target <= $max_exposure)"
+if [ -n "$exposure" ] && awk -v e="$exposure" -v m="$max_exposure" 'BEGIN { exit !(e <= m) }'; then
+	ok "systemd-analyze security echod.service: exposure $exposure <= $max_exposure"
+else
+	notok "systemd-analyze security echod.service: exposure ${exposure:-unknown} <= $max_exposure"
+fi
+printf '%s\n' "$sec" | grep -E '^✗|Overall' | diag
+
+# 11. reload with a valid edit
+main1=$(main_pid)
+c=$(cursor)
+set_ini workers 3
+set_ini shutdown_timeout 5s
+if out=$(ct systemctl reload echod.service 2>&1) &&
+    wait_until 15 has_journal "$c" MESSAGE_ID=7c7b5cdf6dbd4cfe8646d0c7aa9dbc29 WORKERS=3 GENERATION=2 &&
+    wait_until 15 nworkers_is "$main1" 3 &&
+    [ "$(main_pid)" = "$main1" ] && out2=$(probe echo 127.0.0.1 7); then
+	ok "valid edit (workers = 3) + systemctl reload: applied (MESSAGE_ID=7c7b5cdf…, 3 workers), same main PID, serving"
+else
+	notok "valid edit (workers = 3) + systemctl reload: applied, same main PID, serving"
+	{ echo "$out"; echo "${out2:-}"; messages_since "$c"; } 2>&1 | tail -n 30 | diag
+fi
+
+# 12. reload with a broken edit
+c=$(cursor)
+set_ini workers lots
+bad_line=$(grep -n '^workers = lots' "$root/etc/echod.ini" | cut -d: -f1)
+if out=$(ct systemctl reload echod.service 2>&1); then
+	notok "broken edit: systemctl reload fails"
+	printf '%s\n' "$out" | diag
+else
+	if wait_until 10 sh -c "nsenter -t $pid1 -a journalctl -q --no-pager -o cat -u echod.service \
+	    --after-cursor='$c' | grep -qF '/etc/echod.ini:$bad_line:'" &&
+	    [ "$(main_pid)" = "$main1" ] && active echod.service &&
+	    nworkers_is "$main1" 3 && out2=$(probe echo 127.0.0.1 7); then
+		ok "broken edit: systemctl reload fails loudly, /etc/echod.ini:$bad_line: in the journal, old config keeps serving"
+		{ printf '%s\n' "$out"; messages_since "$c" | grep -F "echod.ini:$bad_line:"; } | diag
+	else
+		notok "broken edit: systemctl reload fails loudly, error with file:line in the journal, keeps serving"
+		{ printf '%s\n' "$out"; messages_since "$c"; echo "main $(main_pid) (was $main1)"; } 2>&1 | tail -n 30 | diag
+	fi
+fi
+set_ini workers 2
+ct systemctl reload echod.service >/dev/null 2>&1
+wait_until 15 nworkers_is "$main1" 2
+
+# 13. stop with a client mid-stream: full drain, clean stop
+c=$(cursor)
+rm -f "$work/ready"
+probe stream 127.0.0.1 7 2.5 "$work/ready" >"$work/stream.out" 2>&1 &
+client=$!
+bg_pids+=("$client")
+if wait_until 10 test -e "$work/ready"; then
+	t0=$(ms)
+	ct systemctl stop echod.service >"$work/stop.out" 2>&1
+	stop_rc=$?
+	t_stop=$(( $(ms) - t0 ))
+	wait "$client"
+	client_rc=$?
+	msgs=$(messages_since "$c")
+	if [ "$stop_rc" = 0 ] && [ "$client_rc" = 0 ] && inactive echod.service &&
+	    [ "$(prop echod.service Result)" = success ] &&
+	    [ "$(prop echod.service ExecMainStatus)" = 0 ] &&
+	    ! printf '%s\n' "$msgs" | grep -Eqi 'SIGKILL|killing|shutdown_timeout passed'; then
+		ok "systemctl stop with a client mid-stream: $(cat "$work/stream.out"); stopped cleanly in ${t_stop} ms, no SIGKILL"
+	else
+		notok "systemctl stop with a client mid-stream: client gets every byte, clean stop without SIGKILL"
+		{ cat "$work/stream.out" "$work/stop.out"; echo "stop rc $stop_rc in ${t_stop} ms, client rc $client_rc";
+		  echo "Result=$(prop echod.service Result) ExecMainStatus=$(prop echod.service ExecMainStatus)";
+		  printf '%s\n' "$msgs"; } 2>&1 | tail -n 30 | diag
+	fi
+else
+	notok "systemctl stop with a client mid-stream: the client did not start streaming"
+	cat "$work/stream.out" | diag
+	kill "$client" 2>/dev/null
+fi
+
+# 14. stop with a client that never stops: echod's shutdown_timeout ends it
+ct systemctl reset-failed echod.service >/dev/null 2>&1
+set_ini shutdown_timeout 2s
+c=$(cursor)
+rm -f "$work/ready"
+probe forever 127.0.0.1 7 60 "$work/ready" >"$work/forever.out" 2>&1 &
+client=$!
+bg_pids+=("$client")
+if wait_until 15 test -e "$work/ready" && wait_until 10 active echod.service; then
+	t0=$(ms)
+	ct systemctl stop echod.service >"$work/stop.out" 2>&1
+	stop_rc=$?
+	t_stop=$(( $(ms) - t0 ))
+	wait "$client"
+	client_rc=$?
+	msgs=$(messages_since "$c")
+	if [ "$stop_rc" = 0 ] && [ "$client_rc" = 0 ] &&
+	    [ "$t_stop" -lt $((unit_stop_timeout * 1000)) ] && [ "$t_stop" -ge 1500 ] &&
+	    inactive echod.service && [ "$(prop echod.service Result)" = success ]; then
+		ok "stop with a never-ending client: echod ends it after shutdown_timeout = 2s; stop took ${t_stop} ms < TimeoutStopSec=${unit_stop_timeout}s"
+		printf '%s\n' "$msgs" | grep -Ei 'shutdown_timeout|killing|stopped|Deactivated' | diag
+	else
+		notok "stop with a never-ending client: completes after shutdown_timeout, within TimeoutStopSec"
+		{ cat "$work/forever.out" "$work/stop.out"; echo "stop rc $stop_rc in ${t_stop} ms, client rc $client_rc";
+		  echo "Result=$(prop echod.service Result)"; printf '%s\n' "$msgs"; } 2>&1 | tail -n 30 | diag
+	fi
+else
+	notok "stop with a never-ending client: the client could not start"
+	cat "$work/forever.out" | diag
+	kill "$client" 2>/dev/null
+fi
+
+# 15. the last resort: shutdown_timeout above TimeoutStopSec, systemd kills
+ct systemctl reset-failed echod.service >/dev/null 2>&1
+set_ini shutdown_timeout 1h
+mkdir -p "$root/etc/systemd/system/echod.service.d"
+printf '[Service]\nTimeoutStopSec=3s\n' >"$root/etc/systemd/system/echod.service.d/test-timeout.conf"
+ct systemctl daemon-reload
+c=$(cursor)
+rm -f "$work/ready"
+probe forever 127.0.0.1 7 60 "$work/ready" >"$work/forever.out" 2>&1 &
+client=$!
+bg_pids+=("$client")
+if wait_until 15 test -e "$work/ready" && wait_until 10 active echod.service; then
+	t0=$(ms)
+	ct systemctl stop echod.service >"$work/stop.out" 2>&1
+	t_stop=$(( $(ms) - t0 ))
+	wait "$client"
+	client_rc=$?
+	msgs=$(messages_since "$c")
+	state=$(prop echod.service ActiveState)
+	if [ "$t_stop" -ge 2500 ] && [ "$t_stop" -lt 8000 ] && [ "$client_rc" = 0 ] &&
+	    { [ "$state" = inactive ] || [ "$state" = failed ]; } &&
+	    printf '%s\n' "$msgs" | grep -q 'timed out. Killing'; then
+		ok "with shutdown_timeout above TimeoutStopSec=3s, systemd's SIGKILL ends the stop in ${t_stop} ms"
+		printf '%s\n' "$msgs" | grep -E 'timed out|SIGKILL|Failed with' | diag
+	else
+		notok "with shutdown_timeout above TimeoutStopSec=3s, systemd's SIGKILL ends the stop at TimeoutStopSec"
+		{ cat "$work/forever.out"; echo "stop took ${t_stop} ms, client rc $client_rc";
+		  echo "ActiveState=$(prop echod.service ActiveState) Result=$(prop echod.service Result)";
+		  printf '%s\n' "$msgs"; } 2>&1 | tail -n 30 | diag
+	fi
+else
+	notok "with shutdown_timeout above TimeoutStopSec, systemd's SIGKILL ends the stop: the client could not start"
+	cat "$work/forever.out" | diag
+	kill "$client" 2>/dev/null
+fi
+rm -rf "$root/etc/systemd/system/echod.service.d"
+ct systemctl daemon-reload
+ct systemctl reset-failed echod.service >/dev/null 2>&1
+set_ini shutdown_timeout 5s
+
+# 16. SIGKILL of a worker: logged, replaced
+c=$(cursor)
+probe echo 127.0.0.1 7 >/dev/null 2>&1
+wait_until 10 active echod.service
+main2=$(main_pid)
+wait_until 10 nworkers_is "$main2" 2
+victim=$(workers "$main2" | head -n 1)
+if [ -n "$victim" ] && ct kill -KILL "$victim" &&
+    wait_until 10 has_journal "$c" MESSAGE_ID=bb4b2ff49636424db8e570453a3bcc37 WORKER_PID="$victim" &&
+    wait_until 10 sh -c "nsenter -t $pid1 -a ps -o pid= --ppid $main2 | wc -l | grep -qx 2 &&
+	! nsenter -t $pid1 -a ps -o pid= --ppid $main2 | tr -d ' ' | grep -qx $victim" &&
+    [ "$(main_pid)" = "$main2" ] && out=$(probe echo 127.0.0.1 7); then
+	ok "SIGKILL of worker $victim is logged (MESSAGE_ID=bb4b2ff4…, WORKER_PID) and the worker is replaced"
+	journal_since "$c" | jfind MESSAGE_ID=bb4b2ff49636424db8e570453a3bcc37 |
+	    grep -E '"(MESSAGE|WORKER_PID|EXIT_STATUS)"' | diag
+else
+	notok "SIGKILL of a worker is logged and the worker is replaced"
+	{ echo "victim ${victim:-none}, main $main2 -> $(main_pid)"; workers "$main2"; messages_since "$c"; } 2>&1 | tail -n 30 | diag
+fi
+
+# 17. SIGKILL of the master: restart, no orphan
+old_workers=$(workers "$main2" | tr '\n' ' ')
+restarts=$(prop echod.service NRestarts)
+c=$(cursor)
+ct kill -KILL "$main2"
+newmain_ok() { local m; m=$(main_pid); [ -n "$m" ] && [ "$m" != 0 ] && [ "$m" != "$main2" ] && active echod.service; }
+if wait_until 20 newmain_ok && main3=$(main_pid) && wait_until 10 nworkers_is "$main3" 2; then
+	orphans=
+	for p in $(cgroup_pids); do
+		[ "$p" = "$main3" ] && continue
+		[ "$(ct ps -o ppid= -p "$p" | tr -d ' ')" = "$main3" ] || orphans="$orphans $p"
+	done
+	for p in $old_workers; do
+		ct test -d "/proc/$p" && orphans="$orphans $p(old)"
+	done
+	if [ -z "$orphans" ] && [ "$(prop echod.service NRestarts)" -gt "$restarts" ] &&
+	    out=$(probe echo 127.0.0.1 7); then
+		ok "SIGKILL of the master: systemd restarts echod.service (main $main2 -> $main3), no orphan worker in the cgroup"
+		messages_since "$c" | grep -Ei 'main process exited|scheduled restart|started' | diag
+	else
+		notok "SIGKILL of the master: restart without orphan workers"
+		{ echo "orphans:$orphans; cgroup: $(cgroup_pids | tr '\n' ' ')"; messages_since "$c"; } 2>&1 | tail -n 30 | diag
+	fi
+else
+	notok "SIGKILL of the master: systemd restarts echod.service"
+	{ ct systemctl status --no-pager echod.service; messages_since "$c"; } 2>&1 | tail -n 30 | diag
+fi
+
+# 18. upgrade (reinstall): conffile edit survives, running service restarts
+printf '; local edit kept across upgrades\n' >>"$root/etc/echod.ini"
+main4=$(main_pid)
+if ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall \
+    "${debs_in_ct[@]}" >"$work/upgrade.log" 2>&1 &&
+    grep -q '^; local edit kept across upgrades$' "$root/etc/echod.ini" &&
+    wait_until 15 sh -c "m=\$(nsenter -t $pid1 -a systemctl show -p MainPID --value echod.service);
+	[ \"\$m\" != 0 ] && [ \"\$m\" != $main4 ]" &&
+    active echod.socket && out=$(probe echo 127.0.0.1 7); then
+	ok "upgrade (apt-get install --reinstall): the edited /etc/echod.ini is kept, echod.service restarts, serving"
+else
+	notok "upgrade (apt-get install --reinstall): conffile kept, service restarted"
+	{ tail -n 20 "$work/upgrade.log"; echo "main $main4 -> $(main_pid)"; } 2>&1 | diag
+fi
+
+# 19. apt remove
+if ct env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q echod >"$work/remove.log" 2>&1 &&
+    [ "$(prop echod.service ActiveState)" != active ] &&
+    [ "$(prop echod.socket ActiveState)" != active ] && ! listening7 &&
+    ! ct test -e /usr/sbin/echod && ! ct test -e /lib/systemd/system/echod.socket &&
+    ct test -f /etc/echod.ini; then
+	ok "apt-get remove: echod stopped, port 7 closed, program and units gone, conffile kept"
+else
+	notok "apt-get remove: echod stopped, port 7 closed, program and units gone, conffile kept"
+	{ tail -n 20 "$work/remove.log"; ct systemctl status --no-pager echod.socket echod.service; } 2>&1 | diag
+fi
+
+# 20. apt purge
+if ct env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q echod >"$work/purge.log" 2>&1; then
+	# Every path the container changed lives in the overlay's upper
+	# directory; after the purge none may mention echod, except the
+	# copies of the packages and logs of dpkg and apt.
+	left=$( (cd "$fs/upper" && find . -iname '*echod*' ! -path './var/tmp/echod-ct*' \
+	    ! -path './etc/systemd/system/echod-test.target' \
+	    -exec sh -c 'for f; do [ -c "$f" ] || echo "$f"; done' sh {} +) )
+	pkg=$(ct dpkg-query -W -f='${db:Status-Status}' echod 2>/dev/null)
+	if [ -z "$left" ] && { [ -z "$pkg" ] || [ "$pkg" = not-installed ]; } &&
+	    ! ct test -e /etc/echod.ini; then
+		ok "apt-get purge: nothing of echod is left behind"
+	else
+		notok "apt-get purge: nothing of echod is left behind"
+		{ echo "dpkg status: ${pkg:-none}"; printf '%s\n' "$left"; } | diag
+	fi
+else
+	notok "apt-get purge"
+	tail -n 20 "$work/purge.log" | diag
+fi
+
+# 21 (teardown) is reported by finish().
