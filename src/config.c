@@ -442,7 +442,9 @@ config_slurp(const char *path, struct config_errors *errs)
 	ssize_t		 n;
 	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO must not hang us before we can refuse it. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK))
+	    == -1) {
 		add_error(errs, path, 0, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
@@ -452,6 +454,10 @@ config_slurp(const char *path, struct config_errors *errs)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		add_error(errs, path, 0, "is a directory, not a config file");
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		add_error(errs, path, 0, "is not a regular file");
 		goto fail;
 	}
 	if ((buf = malloc(CONFIG_MAX_FILE + 1)) == NULL) {

@@ -72,6 +72,9 @@ def body():
     tap.ok(rc == 1 and "invalid socket activation environment "
            "(LISTEN_PID=" in err and "LISTEN_FDS=lots" in err,
            "LISTEN_FDS garbage: refused, naming the variables", err)
+    rc, err = run_with_env(cfg, "export LISTEN_PID=abc LISTEN_FDS=1;")
+    tap.ok(rc == 1 and "LISTEN_PID=abc" in err,
+           "LISTEN_PID garbage: refused, naming it", err)
     rc, err = run_with_env(cfg, "export LISTEN_PID=$$ LISTEN_FDS=1;")
     tap.ok(rc == 1 and ("not a listening stream socket" in err or
                         "invalid socket activation" in err),

@@ -76,12 +76,22 @@ def body():
          "bad.ini:3: [log] level: duplicate key, already set on line 2"),
         ("syntax error", "[log]\nlevel info\n", "bad.ini:2: syntax error"),
         ("huge file", "; x\n" * 300000, "too large"),
+        ("FIFO", "FIFO", "fifo.ini: is not a regular file"),
+        ("device", "/dev/zero", "/dev/zero: is not a regular file"),
+        ("unreadable file", "/proc/self/mem",
+         "/proc/self/mem: cannot read: Input/output error"),
     ]
+    fifo = os.path.join(d, "fifo.ini")
+    os.mkfifo(fifo)
     for name, text, want in cases:
         if text is None:
             path = os.path.join(d, "missing.ini")
         elif text == "DIR":
             path = d
+        elif text == "FIFO":
+            path = fifo
+        elif text.startswith("/"):
+            path = text
         else:
             path = write(d, "bad.ini", text)
         rc, _, err = run("-t", "-c", path)
