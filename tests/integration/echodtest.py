@@ -176,39 +176,6 @@ def children(pid):
     return out
 
 
-def socket_inode(local_port, remote_port):
-    """Inode of the TCP socket with these ports, from /proc/net/tcp{,6}."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            next(f)
-            for line in f:
-                fields = line.split()
-                lport = int(fields[1].rsplit(":", 1)[1], 16)
-                rport = int(fields[2].rsplit(":", 1)[1], 16)
-                if lport == local_port and rport == remote_port:
-                    return int(fields[9])
-    return None
-
-
-def socket_owner(pids, server_port, client_sock):
-    """Which of 'pids' holds the server side of client_sock's connection."""
-    ino = socket_inode(server_port, client_sock.getsockname()[1])
-    if ino is None:
-        return None
-    target = "socket:[%d]" % ino
-    for pid in pids:
-        try:
-            for fd in os.listdir("/proc/%d/fd" % pid):
-                try:
-                    if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == target:
-                        return pid
-                except OSError:
-                    pass
-        except OSError:
-            pass
-    return None
-
-
 def socket_owners(pids, server_port, socks):
     """Map each client socket to the pid (of 'pids') holding the server
     side of its connection, reading /proc once for all of them."""

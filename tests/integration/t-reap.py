@@ -9,7 +9,7 @@ import threading
 import time
 
 from echodtest import Echod, ZombieWatch, connect, pid_alive, recv_exact, run_test, \
-    socket_owner, tap, wait_for
+    socket_owners, tap, wait_for
 
 
 def body():
@@ -49,8 +49,9 @@ def body():
         s.sendall(b"a")
         recv_exact(s, 1)
         clients.append(s)
-        owners[s] = wait_for(lambda: socket_owner(workers, e.port, s), 5,
-                             "the worker holding a connection")
+        owners[s] = wait_for(lambda: socket_owners(workers, e.port,
+                                                   [s])[s],
+                             5, "the worker holding a connection")
         if len(set(owners.values())) == 3 and len(clients) >= 12:
             break
     tap.eq(len(set(owners.values())), 3, "connections are spread over "

@@ -6,7 +6,7 @@ import signal
 import socket
 
 from echodtest import Echod, connect, free_port, make_config, recv_exact, \
-    run_test, socket_owner, tap, wait_for
+    run_test, socket_owners, tap, wait_for
 
 
 def exchange(s, data):
@@ -21,7 +21,7 @@ def body():
     open_conns = [connect(e.port) for _ in range(8)]
     tap.ok(all(exchange(c, b"before") for c in open_conns),
            "8 connections echo before the reload")
-    holders = {socket_owner(old, e.port, c) for c in open_conns}
+    holders = set(socket_owners(old, e.port, open_conns).values())
 
     # Valid change: 3 workers, and a second port to listen on.
     port2 = free_port()
