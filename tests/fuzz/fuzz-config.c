@@ -13,10 +13,13 @@
  *    from 1 to the number of lines in the input, in non-decreasing
  *    order.  The one exception is the cross-field check (config_check()
  *    in config.c), "fuzz.ini: [server] max_connections (M) is smaller
- *    than workers (W): ...", which must come alone and must be true;
- *  - on 0 there is no message and every value is within its documented
- *    range (conf/echod.ini); written back out as an ini file, the config
- *    loads again to the same values.
+ *    than workers (W): ...", which must come alone and must be true.
+ *    No message is about a blank or comment line, unless it is too
+ *    long;
+ *  - on 0 there is no message, every section header names a known
+ *    section, and every value is within its documented range
+ *    (conf/echod.ini); written back out as an ini file, the config loads
+ *    again to the same values.
  *
  * Inputs with a NUL byte: the text up to the first NUL goes through
  * config_load_string() as above, and the whole input is written to a
@@ -24,6 +27,10 @@
  * it with exactly one message, "PATH:LINE: line contains a NUL byte",
  * LINE being the line of the first NUL.  Inputs without one go through
  * config_load() too, which must agree with config_load_string().
+ *
+ * With FUZZ_CONFIG_LENIENT set in the environment, the two checks about
+ * blank lines and section headers are off: they hold the loader to
+ * reading white space as inih does (see README.md).
  *
  * Every line's value (the text after the first '=', or the whole line)
  * also goes through parse_uint, parse_duration, parse_size, parse_bool
@@ -60,6 +67,7 @@
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+static bool	 lenient;		/* FUZZ_CONFIG_LENIENT set */
 static int	 memfd = -1;		/* the file for config_load() */
 static char	 tmppath[64];		/* its name: /proc/self/fd/N */
 
@@ -76,6 +84,7 @@ fail(const struct config_errors *errs, const char *fmt, ...)
 {
 	va_list		 ap;
 	unsigned	 i;
+	size_t		 j;
 
 	fprintf(stderr, "fuzz-config: contract broken: ");
 	va_start(ap, fmt);
@@ -90,15 +99,15 @@ fail(const struct config_errors *errs, const char *fmt, ...)
 			    errs->msg[i]);
 	}
 	fprintf(stderr, "fuzz-config: input (%zu bytes): \"", cur_size);
-	for (i = 0; i < cur_size; i++) {
-		if (cur_data[i] == '\n')
+	for (j = 0; j < cur_size; j++) {
+		if (cur_data[j] == '\n')
 			fputs("\\n", stderr);
-		else if (cur_data[i] == '\\' || cur_data[i] == '"')
-			fprintf(stderr, "\\%c", cur_data[i]);
-		else if (isprint(cur_data[i]))
-			fputc(cur_data[i], stderr);
+		else if (cur_data[j] == '\\' || cur_data[j] == '"')
+			fprintf(stderr, "\\%c", cur_data[j]);
+		else if (isprint(cur_data[j]))
+			fputc(cur_data[j], stderr);
 		else
-			fprintf(stderr, "\\x%02x", cur_data[i]);
+			fprintf(stderr, "\\x%02x", cur_data[j]);
 	}
 	fputs("\"\n", stderr);
 	abort();
@@ -116,6 +125,30 @@ count_lines(const char *text, size_t len)
 	if (len > 0 && text[len - 1] != '\n')
 		n++;
 	return n == 0 ? 1 : n;
+}
+
+/*
+ * Line 'lineno' of 'text' without its leading white space (isspace(), as
+ * inih sees it) and, on line 1, a byte order mark.  Sets *end to the
+ * line's end; NULL if there is no such line.
+ */
+static const char *
+find_line(const char *text, unsigned lineno, const char **end)
+{
+	const char	*p = text;
+	unsigned	 i;
+
+	for (i = 1; i < lineno; i++) {
+		if ((p = strchr(p, '\n')) == NULL)
+			return NULL;
+		p++;
+	}
+	*end = p + strcspn(p, "\n");
+	if (lineno == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
+	while (p < *end && isspace((unsigned char)*p))
+		p++;
+	return p;
 }
 
 static unsigned
@@ -147,12 +180,15 @@ is_cross_field(const char *name, const char *m)
 	    workers <= ECHOD_MAX_WORKERS;
 }
 
-/* Check the messages of a load that returned -1. */
+/*
+ * Check the messages of a load of 'text' that returned -1.  A blank or
+ * comment line is never wrong, unless it is too long.
+ */
 static void
 check_messages(const char *name, const struct config_errors *errs,
-    unsigned nlines)
+    const char *text, unsigned nlines)
 {
-	const char	*m, *p;
+	const char	*m, *p, *s, *e;
 	size_t		 nlen = strlen(name);
 	unsigned long	 line, prev = 0;
 	unsigned	 i;
@@ -195,6 +231,12 @@ check_messages(const char *name, const struct config_errors *errs,
 			fail(errs, "message %u: line %lu after line %lu", i,
 			    line, prev);
 		prev = line;
+		if (!lenient &&
+		    (s = find_line(text, (unsigned)line, &e)) != NULL &&
+		    (s == e || *s == ';' || *s == '#') &&
+		    strncmp(p + 2, "line too long", 13) != 0)
+			fail(errs, "message %u is about a blank or comment "
+			    "line", i);
 	}
 }
 
@@ -312,6 +354,35 @@ join_listen(const struct listen_addr *la, size_t n, char *buf, size_t len)
 	return true;
 }
 
+/* In an accepted file, every section header names a known section. */
+static void
+check_sections(const char *text)
+{
+	static const char *const known[] = { "server", "connection", "log" };
+	const char	*s, *e, *close;
+	size_t		 len, i;
+	unsigned	 line = 1;
+
+	for (s = text; *s != '\0'; s = e + (*e == '\n'), line++) {
+		e = s + strcspn(s, "\n");
+		if (line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+			s += 3;
+		while (s < e && isspace((unsigned char)*s))
+			s++;
+		if (s == e || *s != '[')
+			continue;
+		close = memchr(s, ']', (size_t)(e - s));
+		len = close == NULL ? 0 : (size_t)(close - s - 1);
+		for (i = 0; i < 3; i++)
+			if (strlen(known[i]) == len &&
+			    strncmp(s + 1, known[i], len) == 0)
+				break;
+		if (i == 3)
+			fail(NULL, "accepted, with an unknown or broken "
+			    "section header on line %u", line);
+	}
+}
+
 /* Write an accepted config back out; it must load to the same values. */
 static void
 check_roundtrip(const struct echod_config *c)
@@ -408,9 +479,11 @@ check_load(const char *text, size_t len, struct config_errors *errs)
 		if (errs->n != 0 || errs->dropped != 0)
 			fail(errs, "accepted, with messages");
 		check_config(&cfg);
+		if (!lenient)
+			check_sections(text);
 		check_roundtrip(&cfg);
 	} else if (rc == -1) {
-		check_messages(FUZZ_NAME, errs, count_lines(text, len));
+		check_messages(FUZZ_NAME, errs, text, count_lines(text, len));
 		if (!untouched(&cfg, sizeof(cfg)))
 			fail(errs, "refused, but the config was changed");
 	} else
@@ -725,6 +798,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(1);
 	}
 	snprintf(tmppath, sizeof(tmppath), "/proc/self/fd/%d", memfd);
+	lenient = getenv("FUZZ_CONFIG_LENIENT") != NULL;
 	return 0;
 }
 

@@ -50,7 +50,7 @@ apt_install() {
 need=()
 for tool in dpkg-buildpackage:dpkg-dev dh:debhelper \
     systemd-nspawn:systemd-container lintian:lintian python3:python3 \
-    git:git; do
+    git:git nsenter:util-linux ss:iproute2 ps:procps; do
 	command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -22,7 +22,7 @@
 # See shared/notes/real-systemd-in-a-container.md for the recipe.
 
 set -u
-export LC_ALL=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 SYSTEMD_URLIFY=0
+export LC_ALL=C.UTF-8 SYSTEMD_PAGER='' SYSTEMD_COLORS=0 SYSTEMD_URLIFY=0
 
 here=$(cd "$(dirname "$0")" && pwd)
 limit=${ECHOD_CT_LIMIT:-600}
@@ -120,13 +120,13 @@ t_start=$(date +%s)
 
 teardown() {
 	set +e
-	local i p
+	local p
 	for p in "${bg_pids[@]}"; do
 		kill -KILL "$p" 2>/dev/null
 	done
 	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
 		kill -TERM "$nspawn_pid"
-		for i in $(seq 100); do
+		for _ in $(seq 100); do
 			kill -0 "$nspawn_pid" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -136,13 +136,13 @@ teardown() {
 	# namespace and everything in it.
 	if [ -n "$pid1" ] && kill -0 "$pid1" 2>/dev/null; then
 		kill -KILL "$pid1"
-		for i in $(seq 100); do
+		for _ in $(seq 100); do
 			kill -0 "$pid1" 2>/dev/null || break
 			sleep 0.1
 		done
 	fi
 	wait 2>/dev/null
-	for i in 1 2 3; do
+	for _ in 1 2 3; do
 		mountpoint -q "$root" || break
 		umount "$root" 2>/dev/null || sleep 0.5
 	done
