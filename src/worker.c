@@ -234,7 +234,9 @@ source_key(const struct sockaddr *sa, uint8_t key[16])
 
 /*
  * max_connections_per_ip: one source may not take the whole service.
- * Returns true when the connection may stay (and was counted).
+ * The place is taken first and checked after, so two workers racing for
+ * the last place may both refuse but never both admit.  Returns true
+ * when the connection may stay (and was counted).
  */
 static bool
 worker_source_admit(struct worker *w, struct conn *c,
@@ -246,10 +248,13 @@ worker_source_admit(struct worker *w, struct conn *c,
 	if (w->cfg->max_connections_per_ip == 0 ||
 	    source_key(sa, c->c_src) == -1)
 		return true;
-	if (shared_ip_count(sh, c->c_src) < w->cfg->max_connections_per_ip &&
-	    shared_ip_add(sh, w->args->slot, c->c_src) == 0) {
-		c->c_flags |= CONN_COUNTED;
-		return true;
+	if (shared_ip_add(sh, w->args->slot, c->c_src) == 0) {
+		if (shared_ip_count(sh, c->c_src) <=
+		    w->cfg->max_connections_per_ip) {
+			c->c_flags |= CONN_COUNTED;
+			return true;
+		}
+		shared_ip_remove(sh, w->args->slot, c->c_src);
 	}
 	addr_format(sa, peer, sizeof(peer));
 	snprintf(detail, sizeof(detail), "%u connections from one address "
@@ -266,26 +271,37 @@ worker_accept_one(struct worker *w, int fd, const struct sockaddr *sa)
 	char		 peer[72];
 
 	/*
-	 * max_connections is for the whole daemon.  Each worker's count is
-	 * in shared memory; two workers accepting at the same instant can
-	 * overshoot by at most one connection each, for a moment.
+	 * max_connections is for the whole daemon: take our place in the
+	 * shared count first, then check the total, so that workers racing
+	 * for the last place can both refuse but never both admit.
 	 */
-	if (shared_total_conns(w->args->shared) >= w->cfg->max_connections) {
-		close(fd);
+	w->nconns++;
+	worker_publish(w);
+	if (shared_total_conns(w->args->shared) > w->cfg->max_connections) {
 		burst_hit(&w->limit_burst, w->now, "connection limit reached; "
 		    "closing new connections at once");
-		return;
+		goto refuse;
 	}
 	worker_socket_options(w, fd, sa->sa_family);
 	if ((c = conn_new(fd)) == NULL) {
-		close(fd);
 		burst_hit(&w->err_burst, w->now, "out of memory for a "
 		    "new connection");
-		return;
+		goto refuse;
 	}
 	if (!worker_source_admit(w, c, sa)) {
+		c->c_fd = -1;
 		conn_free(c);
-		return;
+		goto refuse;
+	}
+	if (event_add(w->ep, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	    (uint64_t)(uintptr_t)c) == -1) {
+		log_warn("epoll_ctl(connection)");
+		if (c->c_flags & CONN_COUNTED)
+			shared_ip_remove(w->args->shared, w->args->slot,
+			    c->c_src);
+		c->c_fd = -1;
+		conn_free(c);
+		goto refuse;
 	}
 	if (w->cfg->log_connections) {
 		addr_format(sa, peer, sizeof(peer));
@@ -298,20 +314,14 @@ worker_accept_one(struct worker *w, int fd, const struct sockaddr *sa)
 			    peer);
 		}
 	}
-	if (event_add(w->ep, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-	    (uint64_t)(uintptr_t)c) == -1) {
-		log_warn("epoll_ctl(connection)");
-		if (c->c_flags & CONN_COUNTED)
-			shared_ip_remove(w->args->shared, w->args->slot,
-			    c->c_src);
-		conn_free(c);
-		return;
-	}
-	w->nconns++;
-	worker_publish(w);
 	atomic_fetch_add_explicit(&w->stats->ws_accepted, 1,
 	    memory_order_relaxed);
 	idle_touch(&w->idle, &c->c_idle, w->now);
+	return;
+refuse:
+	close(fd);
+	w->nconns--;
+	worker_publish(w);
 }
 
 /*

@@ -13,7 +13,8 @@ import struct
 import threading
 import time
 
-from echodtest import Echod, ZombieWatch, children, connect, recv_exact, run_test, spawn, \
+from echodtest import Echod, ZombieWatch, children, connect, \
+    env_under_ptrace, recv_exact, run_test, spawn, \
     socket_owners, tap, wait_for
 
 STRACE = shutil.which("strace")
@@ -176,7 +177,7 @@ def body():
     e.start(argv_prefix=[STRACE, "-f", "-qq", "-o", "/dev/null",
                          "-e", "trace=epoll_create1",
                          "-e", "inject=epoll_create1:error=EMFILE"],
-            wait_ready=False)
+            env=env_under_ptrace(), wait_ready=False)
     e.wait_log(r"it keeps dying \(5 times in a row within 10 s of "
                r"starting\): respawning in 1000 ms")
     tap.ok(True, "a crash loop triggers the respawn back-off, logged")

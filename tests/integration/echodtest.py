@@ -38,6 +38,14 @@ def _sanitized():
 SANITIZED = _sanitized()
 
 
+def env_under_ptrace():
+    """Environment for echod run under strace: LeakSanitizer cannot work
+    under ptrace and would abort every process at exit."""
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    return env
+
+
 # --- TAP ---------------------------------------------------------------
 
 class Tap:
@@ -196,15 +204,17 @@ def children(pid):
 def socket_owners(pids, server_port, socks):
     """Map each client socket to the pid (of 'pids') holding the server
     side of its connection, reading /proc once for all of them."""
-    inode = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    inode = {}      # (family, client port) -> inode: v4 and v6 ports overlap
+    for fam, table in ((socket.AF_INET, "/proc/net/tcp"),
+                       (socket.AF_INET6, "/proc/net/tcp6")):
         with open(table) as f:
             next(f)
             for line in f:
                 fl = line.split()
                 lport = int(fl[1].rsplit(":", 1)[1], 16)
                 if lport == server_port:
-                    inode[int(fl[2].rsplit(":", 1)[1], 16)] = int(fl[9])
+                    inode[fam, int(fl[2].rsplit(":", 1)[1], 16)] = \
+                        int(fl[9])
     holder = {}
     for pid in pids:
         try:
@@ -217,7 +227,8 @@ def socket_owners(pids, server_port, socks):
                     holder[int(link[8:-1])] = pid
         except OSError:
             pass
-    return {s: holder.get(inode.get(s.getsockname()[1])) for s in socks}
+    return {s: holder.get(inode.get((s.family, s.getsockname()[1])))
+            for s in socks}
 
 
 def cpu_seconds(pid):
