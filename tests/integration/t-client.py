@@ -551,7 +551,15 @@ def test_ping_bad_peers():
            "a peer that never answers: 100% loss, exit 6", (rc, out, err))
     p.close()
 
-    p = Peer(lambda conn: (conn.sendall(conn.recv(64)), conn.close()))
+    def one_reply_then_fin(conn):
+        # FIN after one reply, then drain: closing with the client's next
+        # message unread would send a RST (a reset, not an early close).
+        conn.sendall(conn.recv(64))
+        conn.shutdown(socket.SHUT_WR)
+        while conn.recv(65536):
+            pass
+        conn.close()
+    p = Peer(one_reply_then_fin)
     rc, out, err = run(["-c", "3", "-i", "0", "127.0.0.1", p.port])
     tap.ok(rc == EXIT["closed"] and "server terminated prematurely" in err
            and summary(out.decode())["received"] == 1,
