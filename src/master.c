@@ -525,6 +525,8 @@ master_run(const char *path, const struct echod_config *cfg,
 			master_on_ready(&m);
 		if (pfd[0].revents & POLLIN)
 			master_on_signals(&m);
+		/* Watchdog and STATUS= go on while draining. */
+		master_periodic(&m);
 		if (m.stopping) {
 			if (master_count(&m, SLOT_RUNNING) +
 			    master_count(&m, SLOT_RETIRING) == 0)
@@ -536,7 +538,6 @@ master_run(const char *path, const struct echod_config *cfg,
 			continue;
 		}
 		master_respawn_due(&m);
-		master_periodic(&m);
 	}
 	listen_close(listeners);
 	log_event(LOG_NOTICE, MSGID_STOPPED, NULL, "stopped");

@@ -63,8 +63,7 @@ struct worker {
 	bool			 retiring;	/* SIGUSR1: drain, no deadline */
 	uint64_t		 deadline;
 	uint64_t		 next_drain_tick;
-	bool			 opts_checked;	/* inheritance verified */
-	bool			 opts_per_conn;	/* set options on each socket */
+	bool			 opts_inherited; /* seen on a new socket */
 	struct burst		 limit_burst, source_burst, fd_burst, err_burst;
 	uint64_t		 now;
 };
@@ -175,33 +174,30 @@ set_int(int fd, int level, int name, int v)
 
 /*
  * Linux gives accepted sockets their listener's keepalive and nodelay
- * options, which the master set.  Check that once; if it ever stops
- * holding, set them on every socket instead of running without.
+ * options, which the master set, so normally nothing is set here.  But
+ * a connection queued before the master set them (the one that made
+ * systemd start us) carries the old values: until one connection shows
+ * the inherited values right, check each and set what is missing.
  */
 static void
 worker_socket_options(struct worker *w, int fd, int family)
 {
 	const struct echod_config *cfg = w->cfg;
 
-	if (family != AF_INET && family != AF_INET6)
+	if (w->opts_inherited || (family != AF_INET && family != AF_INET6))
 		return;
-	if (!w->opts_checked) {
-		w->opts_checked = true;
-		w->opts_per_conn =
-		    get_int(fd, SOL_SOCKET, SO_KEEPALIVE) != cfg->keepalive ||
-		    get_int(fd, IPPROTO_TCP, TCP_NODELAY) != 1 ||
-		    (cfg->keepalive && (get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE)
-		    != (int)cfg->keepalive_idle_s ||
-		    get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL) !=
-		    (int)cfg->keepalive_interval_s ||
-		    get_int(fd, IPPROTO_TCP, TCP_KEEPCNT) !=
-		    (int)cfg->keepalive_count));
-		if (w->opts_per_conn)
-			log_notice("accepted sockets do not inherit keepalive "
-			    "options; setting them on each connection");
+	if (get_int(fd, SOL_SOCKET, SO_KEEPALIVE) == cfg->keepalive &&
+	    get_int(fd, IPPROTO_TCP, TCP_NODELAY) == 1 &&
+	    (!cfg->keepalive ||
+	    (get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE) ==
+	    (int)cfg->keepalive_idle_s &&
+	    get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL) ==
+	    (int)cfg->keepalive_interval_s &&
+	    get_int(fd, IPPROTO_TCP, TCP_KEEPCNT) ==
+	    (int)cfg->keepalive_count))) {
+		w->opts_inherited = true;
+		return;
 	}
-	if (!w->opts_per_conn)
-		return;
 	set_int(fd, SOL_SOCKET, SO_KEEPALIVE, cfg->keepalive);
 	set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 	if (cfg->keepalive) {
