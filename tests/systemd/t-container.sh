@@ -27,10 +27,11 @@ export LC_ALL=C.UTF-8 SYSTEMD_PAGER='' SYSTEMD_COLORS=0 SYSTEMD_URLIFY=0
 here=$(cd "$(dirname "$0")" && pwd)
 limit=${ECHOD_CT_LIMIT:-600}
 # Bound the whole run: timeout(1) sends SIGTERM, and the trap below
-# still tears the container down.
+# still tears the container down.  The trap runs once the command in
+# progress ends (each is bounded by 120s), hence the long -k.
 if [ -z "${ECHOD_CT_TIMED:-}" ] && command -v timeout >/dev/null; then
 	export ECHOD_CT_TIMED=1
-	exec timeout -k 60 "$limit" "$0" "$@"
+	exec timeout -k 180 "$limit" "$0" "$@"
 fi
 max_exposure=1.5
 # Must match shipped echod.service: TimeoutStopSec.
@@ -175,8 +176,11 @@ leftovers() {	# what teardown failed to remove; empty when all is well
 }
 
 finish() {
-	local rc=$? out
+	local out
 	trap - EXIT INT TERM HUP
+	# A trap runs inside the redirections of the command it interrupted
+	# (ct ... >log): report on the original stdout and stderr.
+	exec 1>&8 2>&9
 	bail_rest "interrupted or timed out"
 	teardown >/dev/null 2>&1
 	out=$(leftovers)
@@ -190,6 +194,7 @@ finish() {
 	[ "$failed" -eq 0 ] && [ "$n" -eq "$ntests" ] && exit 0
 	exit 1
 }
+exec 8>&1 9>&2
 trap finish EXIT
 trap 'note "interrupted (or ECHOD_CT_LIMIT=${limit}s reached)"; exit 1' INT TERM HUP
 
@@ -306,6 +311,7 @@ boot() {
 		for h in "${cg_dirs[@]}"; do
 			echo "$BASHPID" >"$h/cgroup.procs" || exit 1
 		done
+		exec 8>&- 9>&-
 		exec setsid systemd-nspawn -q -D "$root" -M "$machine" --boot \
 		    --register=no --keep-unit --private-network \
 		    --console=passive systemd.unit=echod-test.target
