@@ -13,6 +13,7 @@
 
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -290,10 +291,18 @@ config_handler(void *user, const char *section, const char *name,
 		return 1;
 	}
 	if (parse_value(k, value, (char *)ctx->cfg + k->offset, ctx->cfg,
-	    err, sizeof(err)) == -1)
+	    err, sizeof(err)) == -1) {
+		char	 shown[65];
+
+		/* Never echo control bytes to the operator's terminal. */
+		for (i = 0; value[i] != '\0' && i < sizeof(shown) - 1; i++)
+			shown[i] = isprint((unsigned char)value[i]) ?
+			    value[i] : '?';
+		shown[i] = '\0';
 		add_error(ctx->errs, ctx->name, ctx->lineno,
-		    "[%s] %s = \"%.64s\": %s; expected %s", k->section,
-		    k->name, value, err, k->allowed);
+		    "[%s] %s = \"%s\": %s; expected %s", k->section,
+		    k->name, shown, err, k->allowed);
+	}
 	return 1;
 }
 
@@ -301,7 +310,7 @@ config_handler(void *user, const char *section, const char *name,
 static void
 check_section(struct parse_ctx *ctx, const char *line)
 {
-	const char	*close = strchr(line, ']');
+	const char	*close = strchr(line, ']'), *rest;
 	size_t		 len, i;
 
 	ctx->bad_section = true;
@@ -313,6 +322,12 @@ check_section(struct parse_ctx *ctx, const char *line)
 		return;
 	}
 	len = (size_t)(close - line - 1);
+	rest = close + 1 + strspn(close + 1, " \t\r\n\v\f");
+	if (*rest != '\0' && *rest != ';' && *rest != '#') {
+		add_error(ctx->errs, ctx->name, ctx->lineno,
+		    "unexpected text after the section header");
+		return;
+	}
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		if (strlen(sections[i]) == len &&
 		    strncmp(sections[i], line + 1, len) == 0) {
@@ -350,7 +365,11 @@ config_reader(char *str, int num, void *stream)
 		p += 3;		/* UTF-8 byte order mark */
 		len -= 3;
 	}
-	for (; *p == ' ' || *p == '\t'; p++)
+	/*
+	 * Skip what inih's lskip() skips (isspace(): \r, \v and \f too),
+	 * or inih would see a section header or comment that we do not.
+	 */
+	for (; *p != '\n' && isspace((unsigned char)*p); p++)
 		len--;
 	/* num - 3 leaves room for "\r\n\0", as inih expects. */
 	if (len > num - 3) {

@@ -81,8 +81,8 @@ test_good(void)
 	const char *text =
 	    "\xef\xbb\xbf; a byte order mark, then a comment\n"
 	    "# comment too\n"
-	    "\n"
-	    "[server]\n"
+	    "\f\n"
+	    "[server]   ; a comment after a header\n"
 	    "  listen = *:7   ; indented keys are fine\n"
 	    "workers = 3\n"
 	    "max_connections = 30\n"
@@ -169,6 +169,12 @@ test_bad(void)
 	    "[sever]", "unknown section");
 	bad("[server\n", "t.ini:1: section header without ']'",
 	    "unterminated section");
+	bad("[server]\n\r[bogus]\nworkers = 2\n", "t.ini:2: unknown section "
+	    "[bogus]", "a section header after a carriage return");
+	bad("[server] junk\n", "t.ini:1: unexpected text after the section "
+	    "header", "text after a section header");
+	bad("[log]\nlevel = \x1b[31mred\n", "level = \"?[31mred\"",
+	    "control bytes are not echoed");
 	bad("workers = 2\n", "t.ini:1: 'workers' is outside any section",
 	    "key before any section");
 	bad("[server]\njust some words\n", "t.ini:2: syntax error",
