@@ -95,6 +95,20 @@ def body():
     s.sendall(b"new")
     tap.eq(recv_exact(s, 3), b"new", "new connections are served")
     s.close()
+
+    # Several workers die at the same instant: their SIGCHLDs merge into
+    # one, and the master must still reap every one of them.
+    for _ in range(3):
+        zw = ZombieWatch(e, grace=0.5)
+        victims = e.wait_workers(3)
+        for p in victims:
+            os.kill(p, signal.SIGKILL)
+        new = wait_for(lambda: (lambda w: w if len(w) == 3 and
+                                not set(w) & set(victims) else None)(
+                                    e.workers()), 10, "3 new workers")
+        wait_for(lambda: not e.zombies(), 2, "no zombies")
+        tap.ok(not zw.finish() and len(new) == 3, "3 workers killed at "
+               "once: all reaped within 0.5 s and replaced")
     tap.eq(e.stop(), 0, "echod exits 0 on SIGTERM")
 
 
