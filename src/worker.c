@@ -149,8 +149,18 @@ worker_listen_close(struct worker *w)
 {
 	size_t	 i;
 
-	for (i = 0; i < w->nlisten; i++)
+	/*
+	 * close() alone would leave the listener in our epoll set: the
+	 * master and the other workers share its file description, and
+	 * epoll forgets a file only when its last descriptor goes.  Still
+	 * registered with EPOLLEXCLUSIVE, a draining worker would take the
+	 * wake-ups for connections it no longer accepts.
+	 */
+	for (i = 0; i < w->nlisten; i++) {
+		if (w->listening)
+			(void)event_del(w->ep, w->listen_fds[i]);
 		close(w->listen_fds[i]);
+	}
 	w->nlisten = 0;
 	w->listening = false;
 	w->accept_resume = 0;

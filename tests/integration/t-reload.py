@@ -4,6 +4,7 @@ file:line while echod keeps serving on the old one."""
 
 import signal
 import socket
+import time
 
 from echodtest import Echod, connect, free_port, make_config, recv_exact, \
     run_test, socket_owners, tap, wait_for
@@ -43,6 +44,20 @@ def body():
     c2 = connect(port2)
     tap.ok(exchange(c2, b"port2"), "the newly configured port serves")
     c2.close()
+    # While old workers drain, new connections must not wait for them:
+    # a retiring worker must not keep taking the listener's wake-ups.
+    slow = 0
+    for _ in range(40):
+        t0 = time.monotonic()
+        c = connect(e.port, timeout=3)
+        try:
+            ok = exchange(c, b"n")
+        except socket.timeout:
+            ok = False
+        c.close()
+        slow += not ok or time.monotonic() - t0 > 1.0
+    tap.eq(slow, 0, "while old workers drain, 40 new connections are each "
+           "served at once")
     tap.ok(holders <= set(old) and all(p in e.workers() for p in holders),
            "old workers holding connections stay while they are open")
     for c in open_conns:
