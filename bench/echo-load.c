@@ -484,8 +484,11 @@ load_bulk(const struct opts *o)
 	fds = calloc(o->conns, sizeof(*fds));
 	if (bc == NULL || fds == NULL)
 		die("out of memory");
-	if (conns_open(o, fds, o->conns, 0, false) == -1)
+	if (conns_open(o, fds, o->conns, 0, false) == -1) {
+		free(bc);
+		free(fds);
 		return 1;
+	}
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		die("epoll_create1: %s", strerror(errno));
 	for (i = 0; i < o->conns; i++) {
@@ -685,8 +688,12 @@ load_latency(const struct opts *o)
 	h = calloc(1, sizeof(*h));
 	if (lc == NULL || fds == NULL || h == NULL)
 		die("out of memory");
-	if (conns_open(o, fds, o->conns, 0, true) == -1)
+	if (conns_open(o, fds, o->conns, 0, true) == -1) {
+		free(lc);
+		free(fds);
+		free(h);
 		return 1;
+	}
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		die("epoll_create1: %s", strerror(errno));
 	for (i = 0; i < o->conns; i++) {
