@@ -53,7 +53,6 @@ shared_clear_slot(struct shared *sh, uint32_t slot)
 	size_t		 i;
 
 	atomic_store(&sh->sh_stats[slot].ws_conns, 0);
-	atomic_store(&sh->sh_stats[slot].ws_accepted, 0);
 	/* Each table is whole pages: hand them back, they read as zero. */
 	if (madvise(t, sizeof(*t), MADV_REMOVE) == 0)
 		return;

@@ -16,8 +16,6 @@
 
 struct worker_stats {
 	_Atomic uint32_t	 ws_conns;	/* open connections */
-	_Atomic uint32_t	 ws_pad;
-	_Atomic uint64_t	 ws_accepted;	/* since start */
 };
 
 /*

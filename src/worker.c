@@ -320,8 +320,6 @@ worker_accept_one(struct worker *w, int fd, const struct sockaddr *sa)
 			    peer);
 		}
 	}
-	atomic_fetch_add_explicit(&w->stats->ws_accepted, 1,
-	    memory_order_relaxed);
 	idle_touch(&w->idle, &c->c_idle, w->now);
 	return;
 refuse:
