@@ -1,10 +1,11 @@
 #!/bin/sh
-# Build the config fuzzer: tests/fuzz/build.sh OUTDIR
+# Build the fuzzers: tests/fuzz/build.sh OUTDIR [TARGET...]
 #
-# Compiles tests/fuzz/fuzz-config.c with src/config.c, src/parse.c and
-# src/log.c using clang's libFuzzer, AddressSanitizer (with
-# LeakSanitizer) and UBSan, into OUTDIR/fuzz-config.  Needs no configure
-# run: a minimal autoconf.h is written into OUTDIR.
+# Compiles each target's harness tests/fuzz/fuzz-TARGET.c with the src/
+# files that tests/fuzz/targets lists for it, using clang's libFuzzer,
+# AddressSanitizer (with LeakSanitizer) and UBSan, into
+# OUTDIR/fuzz-TARGET.  No TARGET: every target in tests/fuzz/targets.
+# Needs no configure run: a minimal autoconf.h is written into OUTDIR.
 #
 # Environment: CC (default: clang, else clang-14), EXTRA_CFLAGS (added
 # last, e.g. "-fsanitize=unsigned-integer-overflow,implicit-conversion"
@@ -13,9 +14,12 @@
 # Exit status: 0 built, 77 no clang or no libFuzzer runtime, 1 failed.
 set -eu
 
-[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 1; }
+[ $# -ge 1 ] || { echo "usage: $0 OUTDIR [TARGET...]" >&2; exit 1; }
 out=$1
+shift
 top=$(cd "$(dirname "$0")/../.." && pwd)
+list=$top/tests/fuzz/targets
+[ $# -gt 0 ] || set -- $(sed -n 's/^\([a-z0-9-]*\)[[:space:]].*/\1/p' "$list")
 
 cc=${CC:-}
 if [ -z "$cc" ]; then
@@ -67,14 +71,19 @@ cat >"$out/autoconf.h" <<'EOF'
 #define VERSION "fuzz"
 EOF
 
-# shellcheck disable=SC2086 # word splitting of flags is intended
-"$cc" -std=gnu11 -g -O1 -fno-omit-frame-pointer \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Wall -Wextra -Wno-unused-parameter \
-    -I"$out" -I"$top/src" $cflags \
-    -DECHOD_CONFIG_FILE='"/etc/echod.ini"' \
-    ${EXTRA_CFLAGS:-} \
-    -o "$out/fuzz-config" \
-    "$top/tests/fuzz/fuzz-config.c" \
-    "$top/src/config.c" "$top/src/parse.c" "$top/src/log.c" \
-    $libs
+for t in "$@"; do
+	srcs=$(sed -n "s/^$t[[:space:]]\{1,\}//p" "$list")
+	if [ -z "$srcs" ] || [ ! -f "$top/tests/fuzz/fuzz-$t.c" ]; then
+		echo "build.sh: unknown fuzz target '$t'" >&2
+		exit 1
+	fi
+	# shellcheck disable=SC2086 # word splitting of flags is intended
+	"$cc" -std=gnu11 -g -O1 -fno-omit-frame-pointer \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -Wall -Wextra -Wno-unused-parameter \
+	    -I"$out" -I"$top/src" $cflags \
+	    -DECHOD_CONFIG_FILE='"/etc/echod.ini"' \
+	    ${EXTRA_CFLAGS:-} \
+	    -o "$out/fuzz-$t" "$top/tests/fuzz/fuzz-$t.c" \
+	    $(for f in $srcs; do echo "$top/$f"; done) $libs
+done
