@@ -24,6 +24,7 @@ struct echod_config {
 	unsigned		 max_connections;
 	unsigned		 backlog;
 	uint64_t		 shutdown_timeout_ms;
+	uint64_t		 drain_idle_ms;		/* 0: never early */
 	uint64_t		 buffer_size;
 	uint64_t		 idle_timeout_ms;	/* 0: never */
 	bool			 keepalive;

@@ -1,56 +1,92 @@
 /*
- * One client connection: echo with a bounded buffer and back-pressure.
+ * One client connection in a worker, from admission to teardown.
  *
- * The socket is registered edge-triggered for reading and writing once;
- * c_flags remembers what the kernel last said is possible, so no
- * epoll_ctl() is needed per event.
+ * States: ECHO (serving), ENDING (a stop ends it: what is buffered is
+ * still written, nothing more is echoed), LINGER (half-closed by us:
+ * input is read and thrown away until the client has everything), and
+ * CLOSED (torn down; freed once the current turn of the loop is over,
+ * because events for it may still be pending).  conn_close() is the
+ * one teardown for every state.
  */
 #ifndef ECHOD_CONN_H
 #define ECHOD_CONN_H
 
-#include <stddef.h>
+#include <sys/socket.h>
+
 #include <stdint.h>
 
-#include "buf.h"
+#include "echo.h"
+#include "event.h"
+#include "shared.h"
 #include "timer.h"
 
-#define CONN_READABLE	0x01
-#define CONN_WRITABLE	0x02
-#define CONN_EOF	0x04	/* the client half-closed */
-#define CONN_BUSY	0x08	/* on the worker's busy list */
-#define CONN_RDHUP	0x10	/* the FIN has arrived: no edge will follow */
-#define CONN_COUNTED	0x20	/* counted in the per-source table */
+struct worker;
+
+enum conn_state {
+	CONN_ECHO,
+	CONN_ENDING,
+	CONN_LINGER,
+	CONN_CLOSED,
+};
+
+#define CONN_BUSY	0x01	/* on the worker's busy list */
+#define CONN_COUNTED	0x02	/* holds a place in the per-source table */
 
 struct conn {
-	int		 c_fd;
+	struct event	 c_ev;		/* first: the loop's handle */
+	enum conn_state	 c_state;
 	uint32_t	 c_flags;
-	struct buf	 c_buf;
-	struct idle_node c_idle;
+	struct echo	 c_echo;
+	struct timer_node c_timer;	/* in w_idle, w_ending or w_closed */
 	struct conn	*c_busy_next;
 	char		*c_peer;	/* only when connections are logged */
 	uint8_t		 c_src[16];	/* source, for max_connections_per_ip */
-	uint64_t	 c_bytes;	/* echoed so far */
 };
 
-enum conn_result {
-	CONN_WAIT,	/* nothing more to do until the next event */
-	CONN_AGAIN,	/* budget used up; call conn_echo() again soon */
-	CONN_DONE,	/* close it: *why says why */
-};
-
-/* A connection for an accepted socket, or NULL (ENOMEM). */
-struct conn	*conn_new(int fd);
-/* Note an epoll event mask. */
-void		 conn_on_events(struct conn *, uint32_t events);
 /*
- * Move data: read while there is room, write while the socket takes it,
- * until neither can progress or 'budget' bytes were read.  *moved gets
- * the bytes read plus written.  A full buffer stops reading
- * (back-pressure); an empty one is released.
+ * A connection for an accepted socket, counted in the worker's open
+ * connections at once (admission checks the total after).  NULL when
+ * out of memory: the caller closes fd.
  */
-enum conn_result conn_echo(struct conn *, uint32_t bufsize, size_t budget,
-		    size_t *moved, const char **why);
-/* Close the socket (unless c_fd is -1) and free everything. */
-void		 conn_free(struct conn *);
+struct conn	*conn_new(struct worker *, int fd);
+/*
+ * Start serving an admitted connection: watch it, log it.  0, or -1
+ * with errno (the caller then closes it with END_REFUSED_ERROR).
+ */
+int		 conn_start(struct worker *, struct conn *,
+		    const struct sockaddr *peer);
+/*
+ * The one teardown: release descriptor, list membership, per-source
+ * place, buffer and counters, and log why.  'detail' (may be NULL)
+ * adds to the reason, e.g. strerror() for END_ERROR.  Harmless on a
+ * closed connection.
+ */
+void		 conn_close(struct worker *, struct conn *, enum conn_end,
+		    const char *detail);
+/*
+ * End gracefully: write what is buffered (echo no more), half-close,
+ * then linger, reading and dropping input, until the client has
+ * acknowledged everything and nothing is unread, or it sends its FIN,
+ * or the stop's lingering time is over (conn_drain()).
+ */
+void		 conn_end(struct worker *, struct conn *);
+
+/* Give connections that used up their read budget another turn. */
+void		 conn_run_busy(struct worker *);
+/* Close connections idle for idle_timeout.  Returns the next expiry
+ * (ms), or UINT64_MAX. */
+uint64_t	 conn_expire_idle(struct worker *);
+/*
+ * During a stop: end connections quiet for drain_idle with nothing
+ * buffered, end every one once shutdown_timeout has passed, close the
+ * ended ones the client is done with, and close what still lingers
+ * WORKER_LINGER_MS after shutdown_timeout.
+ */
+void		 conn_drain(struct worker *);
+/* Free what conn_close() retired in this turn of the loop. */
+void		 conn_free_closed(struct worker *);
+
+/* "max_connections", ...: the metrics label of an end. */
+const char	*conn_end_label(enum conn_end);
 
 #endif

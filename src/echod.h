@@ -14,6 +14,6 @@ enum echod_exit {
 
 #define ECHOD_MAX_LISTEN	16	/* listening sockets, bound or passed */
 #define ECHOD_MAX_WORKERS	256	/* workers per generation */
-#define ECHOD_MAX_SLOTS		512	/* live workers, all generations */
+#define ECHOD_MAX_SLOTS		768	/* live workers: three generations */
 
 #endif

@@ -1,37 +1,115 @@
 /*
- * epoll, thinly wrapped.
+ * The event loop on epoll.
  */
 #include "autoconf.h"
 
+#include <sys/epoll.h>
+
 #include <errno.h>
 #include <stddef.h>
+#include <unistd.h>
 
 #include "event.h"
+#include "timer.h"
+
+#define EVENT_BATCH	256
 
 int
-event_open(void)
+event_loop_open(struct event_loop *loop, void *owner)
 {
-	return epoll_create1(EPOLL_CLOEXEC);
+	loop->el_owner = owner;
+	loop->el_now = timer_now_ms();
+	loop->el_fd = epoll_create1(EPOLL_CLOEXEC);
+	return loop->el_fd == -1 ? -1 : 0;
+}
+
+void
+event_loop_close(struct event_loop *loop)
+{
+	if (loop->el_fd != -1)
+		close(loop->el_fd);
+	loop->el_fd = -1;
+}
+
+void
+event_set(struct event *ev, int fd, event_handler *handler)
+{
+	ev->ev_handler = handler;
+	ev->ev_fd = fd;
+	ev->ev_added = false;
 }
 
 int
-event_add(int ep, int fd, uint32_t events, uint64_t data)
+event_add(struct event_loop *loop, struct event *ev, unsigned how)
 {
-	struct epoll_event	 ev = { .events = events, .data.u64 = data };
+	struct epoll_event	 ee = { .events = 0, .data.ptr = ev };
 
-	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	if (how & EV_WANT_READ)
+		ee.events |= EPOLLIN;
+	if (how & EV_WANT_WRITE)
+		ee.events |= EPOLLOUT;
+	if (how & EV_WANT_ALL)
+		ee.events |= EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI;
+	if (how & EV_EDGE)
+		ee.events |= EPOLLET;
+	if (how & EV_EXCLUSIVE)
+		ee.events |= EPOLLEXCLUSIVE;
+	if (epoll_ctl(loop->el_fd, EPOLL_CTL_ADD, ev->ev_fd, &ee) == -1)
+		return -1;
+	ev->ev_added = true;
+	return 0;
 }
 
 int
-event_del(int ep, int fd)
+event_del(struct event_loop *loop, struct event *ev)
 {
-	return epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+	if (!ev->ev_added)
+		return 0;
+	ev->ev_added = false;
+	return epoll_ctl(loop->el_fd, EPOLL_CTL_DEL, ev->ev_fd, NULL);
+}
+
+void
+event_forget(struct event *ev)
+{
+	ev->ev_added = false;
+}
+
+static unsigned
+event_what(uint32_t e)
+{
+	unsigned	 what = 0;
+
+	if (e & EPOLLIN)
+		what |= EV_READ;
+	if (e & EPOLLOUT)
+		what |= EV_WRITE;
+	if (e & EPOLLRDHUP)
+		what |= EV_PEER_CLOSED;
+	if (e & EPOLLPRI)
+		what |= EV_URGENT;
+	if (e & (EPOLLERR | EPOLLHUP))
+		what |= EV_ERROR;
+	return what;
 }
 
 int
-event_wait(int ep, struct epoll_event *evs, int max, int timeout_ms)
+event_dispatch(struct event_loop *loop, int timeout_ms)
 {
-	int	 n = epoll_wait(ep, evs, max, timeout_ms);
+	struct epoll_event	 evs[EVENT_BATCH];
+	struct event		*ev;
+	int			 i, n;
 
-	return n == -1 && errno == EINTR ? 0 : n;
+	n = epoll_wait(loop->el_fd, evs, EVENT_BATCH, timeout_ms);
+	loop->el_now = timer_now_ms();
+	if (n == -1)
+		return errno == EINTR ? 0 : -1;
+	for (i = 0; i < n; i++) {
+		ev = evs[i].data.ptr;
+		/* Retired by an earlier handler of this batch. */
+		if (!ev->ev_added)
+			continue;
+		ev->ev_handler(loop, ev, event_what(evs[i].events));
+	}
+	return n;
 }

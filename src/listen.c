@@ -17,41 +17,14 @@
 #include <systemd/sd-daemon.h>
 
 #include "listen.h"
+#include "sockopt.h"
 
-static int
-set_int(int fd, int level, int name, int value)
-{
-	return setsockopt(fd, level, name, &value, sizeof(value));
-}
-
-/*
- * Options that accepted sockets inherit from their listener on Linux,
- * set once here instead of once per connection.
- */
 static int
 listen_set_options(int fd, const struct echod_config *cfg, const char *name,
     char *err, size_t errlen)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		goto fail;
-	if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
-		return 0;	/* e.g. a passed AF_UNIX socket */
-	if (set_int(fd, SOL_SOCKET, SO_KEEPALIVE, cfg->keepalive) == -1 ||
-	    set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == -1)
-		goto fail;
-	if (cfg->keepalive &&
-	    (set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE,
-	    (int)cfg->keepalive_idle_s) == -1 ||
-	    set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL,
-	    (int)cfg->keepalive_interval_s) == -1 ||
-	    set_int(fd, IPPROTO_TCP, TCP_KEEPCNT,
-	    (int)cfg->keepalive_count) == -1))
-		goto fail;
-	return 0;
-fail:
+	if (sockopt_set_stream(fd, cfg) == 0)
+		return 0;
 	snprintf(err, errlen, "%s: cannot set socket options: %s", name,
 	    strerror(errno));
 	return -1;
@@ -68,11 +41,7 @@ listen_bind(struct listener *l, const struct listen_addr *la,
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		goto fail;
-	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1)
-		goto fail;
-	/* [::] must not also take the IPv4 port that 0.0.0.0 wants. */
-	if (family == AF_INET6 && set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)
-	    == -1)
+	if (sockopt_prepare_bind(fd, family) == -1)
 		goto fail;
 	if (bind(fd, (const struct sockaddr *)&la->la_addr, la->la_len) == -1)
 		goto fail;
@@ -184,51 +153,79 @@ listen_find(struct listen_set *set, const struct listen_addr *la)
 	return NULL;
 }
 
-int
-listen_update(struct listen_set *set, const struct echod_config *cfg,
+/* Backlog and options of a kept socket, from cfg. */
+static int
+listen_apply(struct listener *l, const struct echod_config *cfg, bool passed,
     char *err, size_t errlen)
 {
-	struct listen_set	 next = { .n = 0 };
-	struct listener		*old;
-	bool			 kept[ECHOD_MAX_LISTEN] = { false };
-	size_t			 i;
-
-	if (set->passed) {
-		for (i = 0; i < set->n; i++)
-			if (listen_set_options(set->ls[i].l_fd, cfg,
-			    set->ls[i].l_name, err, errlen) == -1)
-				return -1;
-		return 0;
+	/* listen() again only changes the backlog. */
+	if (!passed && listen(l->l_fd, (int)cfg->backlog) == -1) {
+		snprintf(err, errlen, "%s: cannot change the backlog: %s",
+		    l->l_name, strerror(errno));
+		return -1;
 	}
-	for (i = 0; i < cfg->nlisten; i++) {
-		if ((old = listen_find(set, &cfg->listen[i])) != NULL) {
-			next.ls[i] = *old;
-			kept[old - set->ls] = true;
-			/* listen() again only changes the backlog. */
-			if (listen(old->l_fd, (int)cfg->backlog) == -1) {
-				snprintf(err, errlen, "%s: cannot change the "
-				    "backlog: %s", old->l_name, strerror(errno));
+	return listen_set_options(l->l_fd, cfg, l->l_name, err, errlen);
+}
+
+int
+listen_update(struct listen_set *set, const struct echod_config *old,
+    const struct echod_config *cfg, char *err, size_t errlen)
+{
+	struct listen_set	 next = { .n = 0, .passed = set->passed };
+	struct listener		*l;
+	bool			 kept[ECHOD_MAX_LISTEN] = { false };
+	char			 ignored[128];
+	size_t			 i, applied = 0;
+
+	/*
+	 * Bind what is new first: binding is what fails in practice
+	 * (address in use), and until it succeeded nothing running was
+	 * touched.  Sockets from systemd are all kept.
+	 */
+	if (set->passed)
+		next = *set;
+	else
+		for (i = 0; i < cfg->nlisten; i++) {
+			if ((l = listen_find(set, &cfg->listen[i])) != NULL) {
+				next.ls[i] = *l;
+				kept[l - set->ls] = true;
+			} else if (listen_bind(&next.ls[i], &cfg->listen[i],
+			    cfg, err, errlen) == -1)
 				goto fail;
-			}
-			if (listen_set_options(old->l_fd, cfg, old->l_name,
-			    err, errlen) == -1)
-				goto fail;
-		} else if (listen_bind(&next.ls[i], &cfg->listen[i], cfg,
-		    err, errlen) == -1)
-			goto fail;
-		next.n = i + 1;
+			next.n = i + 1;
+		}
+	for (i = 0; i < next.n; i++) {
+		if (!set->passed && listen_find(set, &next.ls[i].l_addr) == NULL)
+			continue;	/* new: bound with cfg already */
+		if (listen_apply(&next.ls[i], cfg, set->passed, err, errlen)
+		    == -1)
+			goto undo;
+		applied = i + 1;
 	}
 	for (i = 0; i < set->n; i++)
-		if (!kept[i])
+		if (!set->passed && !kept[i])
 			close(set->ls[i].l_fd);
 	*set = next;
 	return 0;
+undo:
+	/* Put back what the running configuration had set. */
+	for (i = 0; i < applied; i++)
+		if (set->passed || listen_find(set, &next.ls[i].l_addr) != NULL)
+			(void)listen_apply(&next.ls[i], old, set->passed,
+			    ignored, sizeof(ignored));
 fail:
 	/* Close only what this call opened. */
-	for (i = 0; i < next.n; i++)
+	for (i = 0; i < next.n && !set->passed; i++)
 		if (listen_find(set, &next.ls[i].l_addr) == NULL)
 			close(next.ls[i].l_fd);
 	return -1;
+}
+
+void
+listen_close_bound(struct listen_set *set)
+{
+	if (!set->passed)
+		listen_close(set);
 }
 
 void

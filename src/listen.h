@@ -32,13 +32,17 @@ int	listen_acquire(const struct echod_config *, struct listen_set *,
 	    char *err, size_t errlen);
 
 /*
- * Reload: make *set match the new config, keeping sockets whose address
- * stays, binding new ones and closing the ones that went.  Passed sockets
- * are never changed.  Returns 0, or -1 with err and *set unchanged.
+ * Reload from 'old' to 'cfg': make *set match cfg, keeping sockets whose
+ * address stays (with cfg's backlog and options), binding new ones and
+ * closing the ones that went.  Passed sockets are kept and only get
+ * cfg's options.  Returns 0, or -1 with err, and then every socket is
+ * as it was: new ones closed, kept ones back to old's settings.
  */
-int	listen_update(struct listen_set *, const struct echod_config *,
-	    char *err, size_t errlen);
+int	listen_update(struct listen_set *, const struct echod_config *old,
+	    const struct echod_config *cfg, char *err, size_t errlen);
 
 void	listen_close(struct listen_set *);
+/* Close the sockets echod bound itself; passed ones stay open. */
+void	listen_close_bound(struct listen_set *);
 
 #endif

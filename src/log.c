@@ -239,3 +239,32 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(ECHOD_EXIT_FAILURE);
 }
+
+void
+log_burst(struct log_burst *b, uint64_t now, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 detail[LOG_LINE_MAX / 2];
+
+	b->lb_last = now;
+	if (b->lb_count++ > 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	log_warnx("%s: %s", b->lb_what, detail);
+}
+
+uint64_t
+log_burst_tick(struct log_burst *b, uint64_t now)
+{
+	if (b->lb_count == 0)
+		return UINT64_MAX;
+	if (now - b->lb_last < LOG_BURST_QUIET_MS)
+		return b->lb_last + LOG_BURST_QUIET_MS;
+	if (b->lb_count > 1)
+		log_warnx("%s: %u times in the last burst", b->lb_what,
+		    b->lb_count);
+	b->lb_count = 0;
+	return UINT64_MAX;
+}

@@ -8,6 +8,7 @@
 #define ECHOD_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <syslog.h>
 
 enum log_target {
@@ -52,5 +53,25 @@ void	fatalx(const char *, ...)
  */
 void	log_event(int prio, const char *msgid, const char *fields,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Warnings that come in bursts (a flood of refused connections, accept
+ * out of descriptors): the first of a burst is logged at once with its
+ * detail, the rest only counted; once LOG_BURST_QUIET_MS pass without
+ * one, log_burst_tick() logs how many there were.  Set lb_what first.
+ */
+#define LOG_BURST_QUIET_MS	2000
+
+struct log_burst {
+	const char	*lb_what;	/* "max_connections", ... */
+	uint64_t	 lb_last;	/* ms of the latest */
+	unsigned	 lb_count;	/* in the current burst */
+};
+
+void	log_burst(struct log_burst *, uint64_t now, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* End a burst that went quiet.  Returns when to call again (ms), or
+ * UINT64_MAX when no burst is under way. */
+uint64_t log_burst_tick(struct log_burst *, uint64_t now);
 
 #endif

@@ -6,8 +6,6 @@
  */
 #include "autoconf.h"
 
-#include <sys/resource.h>
-
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +21,6 @@
 #ifndef ECHOD_CONFIG_FILE
 #define ECHOD_CONFIG_FILE	"/etc/echod.ini"
 #endif
-
-/* Descriptors a worker needs besides its connections. */
-#define FD_OVERHEAD		64
 
 static void
 usage(FILE *out)
@@ -54,29 +49,6 @@ print_errors(const struct config_errors *errs)
 	if (errs->dropped)
 		fprintf(stderr, "echod: ... and %u more problems\n",
 		    errs->dropped);
-}
-
-/*
- * max_connections is shared by all workers, so one worker may come to
- * hold all of them: raise the soft limit toward the hard one to fit.
- */
-static void
-raise_fd_limit(const struct echod_config *cfg)
-{
-	struct rlimit	 rl;
-	rlim_t		 want;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return;
-	want = (rlim_t)cfg->max_connections + FD_OVERHEAD;
-	if (rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
-		log_warnx("open file limit %llu is below the %llu that "
-		    "max_connections needs; a worker that reaches it pauses "
-		    "accepting (raise LimitNOFILE= or ulimit -n)",
-		    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
 int
@@ -161,7 +133,6 @@ main(int argc, char *argv[])
 	}
 
 	log_init(cfg.log_target, cfg.log_level, "master");
-	raise_fd_limit(&cfg);
 	if (listen_acquire(&cfg, &listeners, err, sizeof(err)) == -1)
 		fatalx("not starting: %s", err);
 	return master_run(path, &cfg, &listeners);

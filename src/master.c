@@ -7,6 +7,7 @@
  */
 #include "autoconf.h"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "proto.h"
 #include "sig.h"
 #include "timer.h"
 #include "worker.h"
@@ -29,6 +31,8 @@
 #define QUICK_DEATHS		5	/* ... this many times: back off */
 #define BACKOFF_MAX_MS		60000
 #define STATUS_EVERY_MS		2000
+#define FD_OVERHEAD		64	/* a worker's descriptors besides */
+					/* its connections */
 
 enum slot_state {
 	SLOT_FREE,
@@ -107,15 +111,17 @@ master_spawn(struct master *m, struct worker_slot *s)
 {
 	uint32_t		 slot = (uint32_t)(s - m->slots);
 	struct worker_args	 a = {
-		.cfg = &m->cfg,
-		.listeners = m->listeners,
-		.index = s->ws_index,
-		.gen = s->ws_gen,
-		.slot = slot,
-		.shared = m->shared,
-		.lifeline_fd = m->lifeline[0],
-		.ready_fd = m->ready[1],
-		.master_fds = { m->sigfd, m->lifeline[1], m->ready[0] },
+		.wa_cfg = &m->cfg,
+		.wa_listeners = m->listeners,
+		.wa_shared = m->shared,
+		.wa_fds = {
+			.wf_lifeline = m->lifeline[0],
+			.wf_ready = m->ready[1],
+			.wf_master = { m->sigfd, m->lifeline[1], m->ready[0] },
+		},
+		.wa_index = s->ws_index,
+		.wa_gen = s->ws_gen,
+		.wa_slot = slot,
 	};
 	pid_t			 pid;
 
@@ -221,6 +227,7 @@ master_reap(struct master *m)
 		if ((s = master_slot_by_pid(m, pid)) == NULL)
 			continue;
 		/* Its connections died with it: forget their counts. */
+		shared_fold_slot(m->shared, (uint32_t)(s - m->slots));
 		shared_clear_slot(m->shared, (uint32_t)(s - m->slots));
 		describe_status(status, how, sizeof(how));
 		snprintf(fields, sizeof(fields), "WORKER_PID=%ld\n"
@@ -284,14 +291,14 @@ master_format_status(struct master *m, char *buf, size_t len)
 static void
 master_on_ready(struct master *m)
 {
-	uint32_t	 slot;
-	size_t		 i;
-	bool		 all = true;
-	char		 fields[64];
+	struct worker_ready	 msg;
+	size_t			 i;
+	bool			 all = true;
+	char			 fields[64];
 
-	while (read(m->ready[0], &slot, sizeof(slot)) == sizeof(slot))
-		if (slot < ECHOD_MAX_SLOTS)
-			m->slots[slot].ws_ready = true;
+	while (read(m->ready[0], &msg, sizeof(msg)) == sizeof(msg))
+		if (msg.wr_slot < ECHOD_MAX_SLOTS)
+			m->slots[msg.wr_slot].ws_ready = true;
 	if (m->ready_sent)
 		return;
 	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
@@ -324,6 +331,30 @@ master_on_ready(struct master *m)
 	m->reloading = false;
 }
 
+/*
+ * max_connections is shared by all workers, so one worker may come to
+ * hold all of them: raise the soft limit toward the hard one to fit,
+ * before the workers that need it are forked.
+ */
+static void
+master_fd_limit(const struct echod_config *cfg)
+{
+	struct rlimit	 rl;
+	rlim_t		 want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	want = (rlim_t)cfg->max_connections + FD_OVERHEAD;
+	if (rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
+		log_warnx("open file limit %llu is below the %llu that "
+		    "max_connections needs; a worker that reaches it pauses "
+		    "accepting (raise LimitNOFILE= or ulimit -n)",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+}
+
 static void
 master_reload(struct master *m)
 {
@@ -346,7 +377,12 @@ master_reload(struct master *m)
 			    "reload failed: %u more problems", errs.dropped);
 		goto keep;
 	}
-	/* Old workers keep their slots while they drain. */
+	/*
+	 * Old workers keep their slots while they drain.  Count only the
+	 * living: reap first, since a signal read together with this
+	 * SIGHUP may report workers that have exited.
+	 */
+	master_reap(m);
 	if (master_count(m, SLOT_FREE) + master_count(m, SLOT_WAITING) <
 	    next.workers) {
 		log_event(LOG_ERR, MSGID_RELOAD_FAILED, NULL, "reload failed: "
@@ -354,7 +390,8 @@ master_reload(struct master *m)
 		    master_count(m, SLOT_RETIRING));
 		goto keep;
 	}
-	if (listen_update(m->listeners, &next, err, sizeof(err)) == -1) {
+	if (listen_update(m->listeners, &m->cfg, &next, err, sizeof(err))
+	    == -1) {
 		log_event(LOG_ERR, MSGID_RELOAD_FAILED, NULL,
 		    "reload failed: %s", err);
 		goto keep;
@@ -364,12 +401,13 @@ master_reload(struct master *m)
 
 		if (s->ws_state == SLOT_RUNNING) {
 			s->ws_state = SLOT_RETIRING;
-			(void)kill(s->ws_pid, SIGUSR1);
+			(void)kill(s->ws_pid, WORKER_SIG_RETIRE);
 		} else if (s->ws_state == SLOT_WAITING)
 			s->ws_state = SLOT_FREE;
 	}
 	m->cfg = next;
 	log_init(m->cfg.log_target, m->cfg.log_level, NULL);
+	master_fd_limit(&m->cfg);
 	m->reloading = true;
 	master_spawn_generation(m);
 	return;
@@ -388,7 +426,8 @@ master_stop(struct master *m)
 	if (m->stopping)
 		return;
 	m->stopping = true;
-	m->stop_deadline = m->now + m->cfg.shutdown_timeout_ms;
+	m->stop_deadline = m->now + m->cfg.shutdown_timeout_ms +
+	    MASTER_KILL_GRACE_MS;
 	notify_stopping();
 	log_event(LOG_NOTICE, MSGID_STOPPING, NULL, "stopping: draining %u "
 	    "connections (at most %llu ms)", master_connections(m),
@@ -396,7 +435,14 @@ master_stop(struct master *m)
 	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
 		if (m->slots[i].ws_state == SLOT_WAITING)
 			m->slots[i].ws_state = SLOT_FREE;
-	master_signal_all(m, SIGTERM);
+	/*
+	 * Sockets we bound ourselves go at once, so new clients are refused
+	 * instead of queueing for a service that is going away (workers
+	 * close their copies on WORKER_SIG_STOP).  Sockets from systemd stay
+	 * open: they queue connections for the next start, as intended.
+	 */
+	listen_close_bound(m->listeners);
+	master_signal_all(m, WORKER_SIG_STOP);
 }
 
 /* Past the drain deadline: SIGKILL whatever is left and reap it. */
@@ -500,6 +546,7 @@ master_init(struct master *m, const char *path, const struct echod_config *cfg,
 	if ((m->shared = shared_create()) == NULL)
 		fatal("mmap");
 	m->now = timer_now_ms();
+	master_fd_limit(&m->cfg);
 	m->watchdog_ms = notify_watchdog_usec() / 1000;
 	m->next_watchdog = m->now;
 	m->next_status = m->now + STATUS_EVERY_MS;

@@ -192,6 +192,11 @@ listen_one(const char *item, struct listen_addr *out, size_t max, size_t *n,
 	} else if (v6 && inet_pton(AF_INET6, host, &sin6.sin6_addr) != 1) {
 		snprintf(err, errlen, "'%.64s' is not an IPv6 address", host);
 		return -1;
+	} else if (v6 && IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
+		/* IPv6 sockets are IPV6_V6ONLY: it could never be bound. */
+		snprintf(err, errlen, "'%.64s' is an IPv4-mapped address; "
+		    "write it as IPv4:PORT", host);
+		return -1;
 	}
 	if (listen_port(port, &sin.sin_port, err, errlen) == -1)
 		return -1;
@@ -219,12 +224,42 @@ listen_one(const char *item, struct listen_addr *out, size_t max, size_t *n,
 	return 0;
 }
 
+static bool
+is_wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)ss)->
+		    sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)
+	    (const void *)ss)->sin6_addr);
+}
+
+static in_port_t
+port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)ss)->sin_port;
+	return ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port;
+}
+
+bool
+listen_addr_overlap(const struct listen_addr *a, const struct listen_addr *b)
+{
+	if (a->la_addr.ss_family != b->la_addr.ss_family ||
+	    port_of(&a->la_addr) != port_of(&b->la_addr))
+		return false;
+	/* The same address, or a wildcard that covers the other. */
+	return (a->la_len == b->la_len &&
+	    memcmp(&a->la_addr, &b->la_addr, a->la_len) == 0) ||
+	    is_wildcard(&a->la_addr) || is_wildcard(&b->la_addr);
+}
+
 int
 parse_listen(const char *s, struct listen_addr *out, size_t max, size_t *n,
     char *err, size_t errlen)
 {
-	char	 item[128];
-	size_t	 len, i, before;
+	char	 item[LISTEN_ITEM_MAX];
+	size_t	 len, i, j, before;
 
 	*n = 0;
 	while (*s != '\0') {
@@ -246,9 +281,21 @@ parse_listen(const char *s, struct listen_addr *out, size_t max, size_t *n,
 		before = *n;
 		if (listen_one(item, out, max, n, err, errlen) == -1)
 			return -1;
-		for (i = before; i < *n; i++)
+		for (i = before; i < *n; i++) {
 			addr_format((struct sockaddr *)&out[i].la_addr,
 			    out[i].la_text, sizeof(out[i].la_text));
+			memcpy(out[i].la_item, item, len + 1);
+		}
+		/* Two entries for one socket could never both be bound. */
+		for (i = before; i < *n; i++)
+			for (j = 0; j < before; j++)
+				if (listen_addr_overlap(&out[i], &out[j])) {
+					snprintf(err, errlen, "'%s' and '%s' "
+					    "overlap (%s and %s)",
+					    out[j].la_item, out[i].la_item,
+					    out[j].la_text, out[i].la_text);
+					return -1;
+				}
 		s += strcspn(s, ",");
 		if (*s == ',' && *++s == '\0') {
 			snprintf(err, errlen, "trailing comma");

@@ -23,18 +23,27 @@ int	parse_uint(const char *, uint64_t *, char *err, size_t errlen);
 /* yes/no, true/false, on/off, 1/0. */
 int	parse_bool(const char *, bool *, char *err, size_t errlen);
 
+#define LISTEN_ITEM_MAX	128
+
 struct listen_addr {
 	struct sockaddr_storage	 la_addr;
 	socklen_t		 la_len;
-	char			 la_text[64];	/* as in the config */
+	char			 la_text[64];	/* formatted: "[::]:7" */
+	char			 la_item[LISTEN_ITEM_MAX]; /* as written: "*:7" */
 };
 
 /*
  * "127.0.0.1:7007", "[::1]:7007", "*:7007" (every IPv4 and IPv6 address:
  * two entries).  Fills up to max entries of out; *n receives the count.
+ * Entries that name the same socket, or overlap (a wildcard and an
+ * address of its family on the same port), are refused, naming both.
  */
 int	parse_listen(const char *, struct listen_addr *out, size_t max,
 	    size_t *n, char *err, size_t errlen);
+
+/* Whether two listen addresses could not both be bound (same family
+ * and port, and the same address or a wildcard). */
+bool	listen_addr_overlap(const struct listen_addr *, const struct listen_addr *);
 
 /* Format an address as "1.2.3.4:5" or "[::1]:5". */
 void	addr_format(const struct sockaddr *, char *, size_t);

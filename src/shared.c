@@ -46,6 +46,27 @@ shared_total_conns(struct shared *sh)
 	return total;
 }
 
+static void
+fold(_Atomic uint64_t *to, _Atomic uint64_t *from)
+{
+	stat_add(to, atomic_load_explicit(from, memory_order_relaxed));
+	atomic_store_explicit(from, 0, memory_order_relaxed);
+}
+
+void
+shared_fold_slot(struct shared *sh, uint32_t slot)
+{
+	struct worker_stats	*from = &sh->sh_stats[slot], *to = &sh->sh_gone;
+	size_t			 i;
+
+	fold(&to->ws_accepted, &from->ws_accepted);
+	for (i = 0; i < END_N; i++)
+		fold(&to->ws_ended[i], &from->ws_ended[i]);
+	fold(&to->ws_bytes_in, &from->ws_bytes_in);
+	fold(&to->ws_bytes_out, &from->ws_bytes_out);
+	fold(&to->ws_accept_pauses, &from->ws_accept_pauses);
+}
+
 void
 shared_clear_slot(struct shared *sh, uint32_t slot)
 {

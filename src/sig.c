@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proto.h"
 #include "sig.h"
 
 static sigset_t	 master_mask;
@@ -52,8 +53,8 @@ sig_worker_init(void)
 	    signal(SIGCHLD, SIG_DFL) == SIG_ERR)
 		return -1;
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, WORKER_SIG_STOP);
+	sigaddset(&mask, WORKER_SIG_RETIRE);
 	if (sigprocmask(SIG_SETMASK, &mask, NULL) == -1)
 		return -1;
 	return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -1,5 +1,5 @@
 /*
- * The idle list: connections in order of last activity.
+ * Lists of objects in order of last activity.
  */
 #include "autoconf.h"
 
@@ -18,42 +18,48 @@ timer_now_ms(void)
 }
 
 void
-idle_init(struct idle_list *l)
+timer_list_init(struct timer_list *l)
 {
-	l->il_head.in_prev = l->il_head.in_next = &l->il_head;
+	l->tl_head.tn_prev = l->tl_head.tn_next = &l->tl_head;
+	l->tl_count = 0;
 }
 
 void
-idle_remove(struct idle_node *n)
+timer_remove(struct timer_list *l, struct timer_node *n)
 {
-	if (n->in_prev == NULL)
+	if (n->tn_prev == NULL)
 		return;
-	n->in_prev->in_next = n->in_next;
-	n->in_next->in_prev = n->in_prev;
-	n->in_prev = n->in_next = NULL;
+	n->tn_prev->tn_next = n->tn_next;
+	n->tn_next->tn_prev = n->tn_prev;
+	n->tn_prev = n->tn_next = NULL;
+	l->tl_count--;
 }
 
 void
-idle_touch(struct idle_list *l, struct idle_node *n, uint64_t now)
+timer_touch(struct timer_list *l, struct timer_node *n, uint64_t now)
 {
-	n->in_last = now;
-	if (n->in_next == &l->il_head)
+	n->tn_last = now;
+	if (n->tn_next == &l->tl_head)
 		return;		/* already the newest */
-	idle_remove(n);
-	n->in_prev = l->il_head.in_prev;
-	n->in_next = &l->il_head;
-	l->il_head.in_prev->in_next = n;
-	l->il_head.in_prev = n;
+	if (n->tn_prev != NULL) {
+		n->tn_prev->tn_next = n->tn_next;
+		n->tn_next->tn_prev = n->tn_prev;
+	} else
+		l->tl_count++;
+	n->tn_prev = l->tl_head.tn_prev;
+	n->tn_next = &l->tl_head;
+	l->tl_head.tn_prev->tn_next = n;
+	l->tl_head.tn_prev = n;
 }
 
-struct idle_node *
-idle_oldest(struct idle_list *l)
+struct timer_node *
+timer_oldest(struct timer_list *l)
 {
-	return l->il_head.in_next == &l->il_head ? NULL : l->il_head.in_next;
+	return l->tl_head.tn_next == &l->tl_head ? NULL : l->tl_head.tn_next;
 }
 
-struct idle_node *
-idle_next(struct idle_list *l, struct idle_node *n)
+struct timer_node *
+timer_next(struct timer_list *l, struct timer_node *n)
 {
-	return n->in_next == &l->il_head ? NULL : n->in_next;
+	return n->tn_next == &l->tl_head ? NULL : n->tn_next;
 }

@@ -1,7 +1,9 @@
 /*
- * Idle timeouts.  Every connection shares one timeout, so an intrusive
- * list kept in order of last activity is enough: touching moves a node
- * to the tail in O(1), and the head is always the next to expire.
+ * Time, and lists of objects in order of their last activity.
+ *
+ * Every connection of a worker shares one idle timeout, so a list kept
+ * in order of last activity is enough: touching moves a node to the
+ * tail in O(1), and the head is always the next to expire.
  */
 #ifndef ECHOD_TIMER_H
 #define ECHOD_TIMER_H
@@ -9,27 +11,28 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct idle_node {
-	struct idle_node	*in_prev, *in_next;	/* NULL: unlinked */
-	uint64_t		 in_last;		/* ms, monotonic */
+struct timer_node {
+	struct timer_node	*tn_prev, *tn_next;	/* NULL: unlinked */
+	uint64_t		 tn_last;		/* ms, monotonic */
 };
 
-struct idle_list {
-	struct idle_node	 il_head;		/* sentinel */
+struct timer_list {
+	struct timer_node	 tl_head;		/* sentinel */
+	unsigned		 tl_count;
 };
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 uint64_t	 timer_now_ms(void);
 
-void		 idle_init(struct idle_list *);
-/* Record activity at 'now': (re)link the node at the tail. */
-void		 idle_touch(struct idle_list *, struct idle_node *,
+void		 timer_list_init(struct timer_list *);
+/* Record activity at 'now': (re)link the node at the tail of l. */
+void		 timer_touch(struct timer_list *l, struct timer_node *,
 		    uint64_t now);
-/* Unlink; harmless on an unlinked node. */
-void		 idle_remove(struct idle_node *);
+/* Unlink from whichever list holds it; harmless on an unlinked node. */
+void		 timer_remove(struct timer_list *l, struct timer_node *);
 /* The least recently active node, or NULL when the list is empty. */
-struct idle_node *idle_oldest(struct idle_list *);
+struct timer_node *timer_oldest(struct timer_list *);
 /* The node after n in activity order, or NULL at the end. */
-struct idle_node *idle_next(struct idle_list *, struct idle_node *);
+struct timer_node *timer_next(struct timer_list *, struct timer_node *);
 
 #endif

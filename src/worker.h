@@ -1,36 +1,52 @@
 /*
- * A worker process: one epoll loop serving many connections.
+ * A worker process: one event loop serving many connections.
+ *
+ * struct worker is the serving state that the worker's parts share:
+ * worker.c (the process, its loop, stop and retirement), accept.c
+ * (listeners and admission) and conn.c (connections).
  */
 #ifndef ECHOD_WORKER_H
 #define ECHOD_WORKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "listen.h"
-#include "shared.h"
+#include "accept.h"
+#include "event.h"
+#include "log.h"
+#include "proto.h"
+#include "timer.h"
 
-struct worker_args {
-	const struct echod_config *cfg;
-	const struct listen_set	*listeners;
-	unsigned		 index;		/* "worker N" in logs */
-	unsigned		 gen;		/* configuration generation */
-	uint32_t		 slot;		/* in the master's table */
-	struct shared		*shared;	/* stats of every worker */
-	int			 lifeline_fd;	/* EOF: the master is gone */
-	int			 ready_fd;	/* the slot goes here once serving */
-	int			 master_fds[3];	/* to close; -1 for none */
+struct conn;
+
+enum worker_mode {
+	WORKER_SERVING,
+	WORKER_RETIRING,	/* no listeners, no deadline */
+	WORKER_STOPPING,	/* no listeners, shutdown_timeout */
 };
 
-/*
- * Run a worker in a freshly forked child; never returns.  Exit status 0
- * after a drain, 1 when it could not set itself up.
- *
- * Signals: SIGTERM stops it (close the listening sockets, close idle
- * connections, finish the others within shutdown_timeout); SIGUSR1
- * retires it after a reload (stop accepting, let every connection end
- * by itself).
- */
+struct worker {
+	struct event_loop	 w_loop;
+	const struct worker_args *w_args;
+	const struct echod_config *w_cfg;
+	struct worker_stats	*w_stats;	/* our slot, shared */
+	enum worker_mode	 w_mode;
+
+	/* Connections, each in exactly one of these lists. */
+	unsigned		 w_nconns;	/* not yet closed */
+	struct timer_list	 w_idle;	/* echoing, by last activity */
+	struct timer_list	 w_ending;	/* being ended gracefully */
+	struct timer_list	 w_closed;	/* freed after this turn */
+	struct conn		*w_busy_head, *w_busy_tail; /* echoing, budget used up */
+
+	struct accept_state	 w_accept;
+
+	uint64_t		 w_stop_deadline;	/* shutdown_timeout */
+	uint64_t		 w_next_tick;		/* drain checks */
+	struct log_burst	 w_err_burst;
+};
+
+/* Run a worker in a freshly forked child; never returns. */
 void	worker_run(const struct worker_args *) __attribute__((noreturn));
 
 #endif

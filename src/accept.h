@@ -1,0 +1,47 @@
+/*
+ * Accepting connections in a worker: its listeners in the event loop,
+ * accept batches, back-pressure when descriptors run out, and admission
+ * (max_connections, max_connections_per_ip) before a connection is
+ * served.
+ */
+#ifndef ECHOD_ACCEPT_H
+#define ECHOD_ACCEPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "echod.h"
+#include "event.h"
+#include "log.h"
+
+struct worker;
+
+struct accept_listener {
+	struct event	 al_ev;		/* first: the loop's handle */
+	unsigned	 al_index;
+};
+
+struct accept_state {
+	struct accept_listener	 as_l[ECHOD_MAX_LISTEN];
+	size_t			 as_n;		/* 0 once closed */
+	uint64_t		 as_resume_at;	/* paused until; 0: not */
+	bool			 as_opts_seen;	/* inherited options seen */
+	struct log_burst	 as_limit_burst, as_source_burst,
+				 as_fd_burst, as_err_burst;
+};
+
+/*
+ * Take the worker's listeners into its loop.  A listener that cannot be
+ * added is retried after a pause, never fatal.
+ */
+void		 accept_start(struct worker *);
+/* Close the listeners for good (stop, retirement). */
+void		 accept_close(struct worker *);
+/* A connection closed: a paused accept may resume at once. */
+void		 accept_fd_freed(struct worker *);
+/* Resume accepting when a pause is over; log the end of bursts.
+ * Returns the next time (ms) this wants to run, or UINT64_MAX. */
+uint64_t	 accept_tick(struct worker *);
+
+#endif

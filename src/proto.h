@@ -1,0 +1,72 @@
+/*
+ * The contract between the master and its workers, in one place.
+ *
+ * Spawn: the master forks; the child calls worker_run() with a struct
+ * worker_args and never returns.  It inherits every descriptor of the
+ * master, closes the master's own (wa_fds.wf_master) first, and keeps:
+ * the listening sockets, the lifeline's read end, the ready pipe's write
+ * end (closed once written) and the shared area.
+ *
+ * Ready: once it serves, a worker writes one struct worker_ready to the
+ * ready pipe.  The master sends READY=1 when every worker of the newest
+ * generation has.
+ *
+ * Signals, master to worker:
+ *	WORKER_SIG_STOP    graceful stop: close the listeners; end quiet
+ *			   connections gracefully after drain_idle; end the
+ *			   rest at shutdown_timeout; exit at the latest
+ *			   WORKER_LINGER_MS after that.
+ *	WORKER_SIG_RETIRE  after a reload: close the listeners; let every
+ *			   connection end by itself (no deadline); exit when
+ *			   none is left.
+ * Workers ignore SIGINT and SIGHUP (a terminal sends those to the whole
+ * process group; the master decides).
+ *
+ * Lifeline: the master holds the write end of a pipe; EOF on a worker's
+ * read end means the master is gone and the worker exits at once.
+ *
+ * Exit status: ECHOD_EXIT_OK after a stop or retirement, anything else
+ * is a failure the master logs and respawns (with back-off).  The master
+ * SIGKILLs workers still alive MASTER_KILL_GRACE_MS after
+ * shutdown_timeout.
+ */
+#ifndef ECHOD_PROTO_H
+#define ECHOD_PROTO_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "listen.h"
+#include "shared.h"
+
+#define WORKER_SIG_STOP		SIGTERM
+#define WORKER_SIG_RETIRE	SIGUSR1
+
+/* After shutdown_timeout: how long ended connections may linger. */
+#define WORKER_LINGER_MS	1000
+/* After shutdown_timeout: when the master's SIGKILL comes. */
+#define MASTER_KILL_GRACE_MS	(WORKER_LINGER_MS + 1000)
+
+struct worker_ready {
+	uint32_t	 wr_slot;	/* the master's slot of the worker */
+};
+
+struct worker_fds {
+	int		 wf_lifeline;	/* read end: EOF, the master is gone */
+	int		 wf_ready;	/* write end of the ready pipe */
+	int		 wf_master[3];	/* the master's: signalfd, lifeline */
+					/* write end, ready read end */
+};
+
+struct worker_args {
+	const struct echod_config *wa_cfg;
+	const struct listen_set	*wa_listeners;
+	struct shared		*wa_shared;
+	struct worker_fds	 wa_fds;
+	unsigned		 wa_index;	/* "worker N" in logs */
+	unsigned		 wa_gen;	/* configuration generation */
+	uint32_t		 wa_slot;	/* in the master's table */
+};
+
+#endif
