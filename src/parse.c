@@ -68,6 +68,43 @@ parse_uint(const char *s, uint64_t *out, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The fraction digits frac..end (".25" without the point) times mult,
+ * which must come to whole milliseconds.
+ */
+static int
+duration_fraction(const char *frac, const char *end, uint64_t mult,
+    uint64_t *ms, char *err, size_t errlen)
+{
+	uint64_t	 f = 0, div = 1;
+
+	while (end > frac && end[-1] == '0')
+		end--;
+	/*
+	 * With n digits left, the number they form times mult must be a
+	 * multiple of 10^n.  It does not end in 0, so mult alone must hold
+	 * n factors of 2 or n of 5, and no unit has more than 7
+	 * (3600000 = 2^7 * 3^2 * 5^5).  So f and div stay small.
+	 */
+	if (end - frac > 7)
+		goto partial;
+	for (; frac < end; frac++) {
+		f = f * 10 + (uint64_t)(*frac - '0');
+		div *= 10;
+	}
+	if (f * mult % div != 0)
+		goto partial;
+	*ms = f * mult / div;
+	return 0;
+partial:
+	snprintf(err, errlen, "not a whole number of milliseconds");
+	return -1;
+}
+
+/*
+ * Integer arithmetic only: strtod would take "1e3", hex and "inf", and
+ * read "0,5" or "0.5" depending on the locale.
+ */
 int
 parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen)
 {
@@ -75,17 +112,48 @@ parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen)
 		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
 		{ "h", 3600000 },
 	};
-	const char	*end;
-	uint64_t	 v;
+	const char	*end = s, *frac = NULL, *frac_end = NULL;
+	uint64_t	 whole = 0, part = 0, v;
 	size_t		 i;
 
-	if (parse_digits(s, &v, &end, err, errlen) == -1)
+	/* ".5" is 0.5, as ping(8) and sleep(1) read it. */
+	if (!(s[0] == '.' && isdigit((unsigned char)s[1])) &&
+	    parse_digits(s, &whole, &end, err, errlen) == -1)
 		return -1;
+	if (*end == '.') {
+		frac = ++end;
+		while (isdigit((unsigned char)*end))
+			end++;
+		frac_end = end;
+		if (frac == frac_end) {
+			snprintf(err, errlen, "no digit after the decimal "
+			    "point");
+			return -1;
+		}
+		if (*end == '.') {
+			snprintf(err, errlen, "more than one decimal point");
+			return -1;
+		}
+	}
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (strcmp(end, units[i].unit) == 0)
-			return scale(v, units[i].ms, ms, err, errlen);
-	snprintf(err, errlen, "unknown unit '%.16s' (use ms, s, m or h)", end);
-	return -1;
+			break;
+	if (i == sizeof(units) / sizeof(units[0])) {
+		snprintf(err, errlen, "unknown unit '%.16s' (use ms, s, m or "
+		    "h)", end);
+		return -1;
+	}
+	if (frac != NULL && duration_fraction(frac, frac_end, units[i].ms,
+	    &part, err, errlen) == -1)
+		return -1;
+	if (scale(whole, units[i].ms, &v, err, errlen) == -1)
+		return -1;
+	if (v > UINT64_MAX - part) {
+		snprintf(err, errlen, "number too large");
+		return -1;
+	}
+	*ms = v + part;
+	return 0;
 }
 
 int

@@ -14,7 +14,13 @@
 
 #define PARSE_ERR_LEN	128
 
-/* "250ms", "10s", "5m", "1h"; a bare number is seconds.  Result in ms. */
+/*
+ * "250ms", "10s", "1.5s", "5m", "1h"; a bare number ("0.2") is seconds.
+ * A decimal fraction needs a digit after the point (".5" is fine, "1."
+ * is not) and must come to whole milliseconds ("1.5ms" and "0.0001" are
+ * refused).  No sign, blanks, exponent or hex.  Result in ms; *ms is
+ * left alone on error.
+ */
 int	parse_duration(const char *, uint64_t *ms, char *err, size_t errlen);
 /* "4096", "64k", "1m" (also K, M).  Result in bytes. */
 int	parse_size(const char *, uint64_t *bytes, char *err, size_t errlen);

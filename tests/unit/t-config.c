@@ -184,6 +184,54 @@ test_bad(void)
 	    "cross-field check");
 }
 
+/* Durations take decimals; keys in whole seconds still want them whole. */
+static void
+test_decimal_durations(void)
+{
+	const char *text =
+	    "[server]\n"
+	    "shutdown_timeout = 2.5\n"
+	    "[connection]\n"
+	    "idle_timeout = 1.5m\n"
+	    "keepalive_idle = 0.5m\n"
+	    "keepalive_interval = 2.000s\n";
+
+	is_int(config_load_string("t.ini", text, &cfg, &errs), 0,
+	    "decimal durations load");
+	if (errs.n)
+		diag("%s", errs.msg[0]);
+	is_int(cfg.shutdown_timeout_ms, 2500, "shutdown_timeout 2.5 = 2500 ms");
+	is_int(cfg.idle_timeout_ms, 90000, "idle_timeout 1.5m = 90000 ms");
+	is_int(cfg.keepalive_idle_s, 30, "keepalive_idle 0.5m = 30 s");
+	is_int(cfg.keepalive_interval_s, 2, "keepalive_interval 2.000s = 2 s");
+
+	is_int(config_load_string("t.ini", "[server]\nshutdown_timeout = "
+	    ".25\n", &cfg, &errs), 0, "a leading point loads");
+	is_int(cfg.shutdown_timeout_ms, 250, "shutdown_timeout .25 = 250 ms");
+
+	bad("[connection]\nidle_timeout = 1.2.3\n", "t.ini:2: [connection] "
+	    "idle_timeout = \"1.2.3\": more than one decimal point; expected "
+	    "0 (never) or up to 168h", "two decimal points");
+	bad("[connection]\nidle_timeout = 1e3\n", "[connection] idle_timeout "
+	    "= \"1e3\": unknown unit 'e3' (use ms, s, m or h)", "an exponent");
+	bad("[connection]\nidle_timeout = 1.\n", "idle_timeout = \"1.\": no "
+	    "digit after the decimal point", "a point without a fraction");
+	bad("[server]\nshutdown_timeout = 1.5ms\n", "shutdown_timeout = "
+	    "\"1.5ms\": not a whole number of milliseconds",
+	    "half a millisecond");
+	bad("[server]\nshutdown_timeout = 0.0001\n", "shutdown_timeout = "
+	    "\"0.0001\": not a whole number of milliseconds",
+	    "a tenth of a millisecond");
+	bad("[server]\nshutdown_timeout = 1.5h\n", "out of range; expected "
+	    "0 to 1h", "decimal beyond the range");
+	bad("[connection]\nkeepalive_idle = 1.5s\n", "t.ini:2: [connection] "
+	    "keepalive_idle = \"1.5s\": not a whole number of seconds; "
+	    "expected 1s to 32767s, whole seconds", "keepalive_idle 1.5s");
+	bad("[connection]\nkeepalive_interval = 0.1\n", "keepalive_interval "
+	    "= \"0.1\": not a whole number of seconds", "keepalive_interval "
+	    "0.1");
+}
+
 static void
 test_every_error(void)
 {
@@ -268,6 +316,7 @@ main(void)
 	test_defaults();
 	test_good();
 	test_bad();
+	test_decimal_durations();
 	test_every_error();
 	test_files();
 	return done_testing();
