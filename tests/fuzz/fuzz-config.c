@@ -566,7 +566,7 @@ check_file(const uint8_t *data, size_t size, int sret,
 
 /*
  * Reference parsers, written from parse.h and conf/echod.ini rather
- * than from parse.c: digits, then an exact unit.
+ * than from parse.c: digits, then an exact unit; durations below.
  */
 static bool
 ref_digits(const char *s, uint64_t *v, const char **end)
@@ -598,6 +598,53 @@ ref_scaled(const char *s, const char *const *units, const uint64_t *mult,
 	return false;
 }
 
+/*
+ * A duration, from parse.h: DIGITS[.DIGITS][UNIT] or .DIGITS[UNIT], the
+ * unit one of "" (seconds), ms, s, m, h, coming to whole milliseconds.
+ * The fraction times the unit is worked out from its last digit up, the
+ * way one multiplies by hand; each step's division by 10 must be exact
+ * or the sum is not whole.
+ */
+static bool
+ref_duration(const char *s, uint64_t *v)
+{
+	static const char *const units[] = { "", "ms", "s", "m", "h" };
+	static const uint64_t mult[] = { 1000, 1, 1000, 60000, 3600000 };
+	const char	*p = s, *dot = NULL, *digits_end;
+	uint64_t	 whole = 0, carry = 0, t;
+	size_t		 i;
+
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '.') {
+		dot = p++;
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (p == dot + 1)
+			return false;
+	} else if (p == s)
+		return false;
+	digits_end = p;
+	for (i = 0; i < 5; i++)
+		if (strcmp(p, units[i]) == 0)
+			break;
+	if (i == 5)
+		return false;
+	for (p = s; p < (dot != NULL ? dot : digits_end); p++)
+		if (__builtin_mul_overflow(whole, 10, &whole) ||
+		    __builtin_add_overflow(whole, (uint64_t)(*p - '0'), &whole))
+			return false;
+	if (dot != NULL)
+		for (p = digits_end - 1; p > dot; p--) {
+			t = (uint64_t)(*p - '0') * mult[i] + carry;
+			if (t % 10 != 0)
+				return false;
+			carry = t / 10;
+		}
+	return !__builtin_mul_overflow(whole, mult[i], v) &&
+	    !__builtin_add_overflow(*v, carry, v);
+}
+
 /* Heap buffers of exact size, so AddressSanitizer catches overruns. */
 static char *
 errbuf(size_t len)
@@ -622,8 +669,6 @@ check_reason(const char *what, const char *v, const char *err,
 static void
 check_numbers(const char *v)
 {
-	static const char *const dunits[] = { "", "ms", "s", "m", "h" };
-	static const uint64_t dmult[] = { 1000, 1, 1000, 60000, 3600000 };
 	static const char *const sunits[] = { "", "k", "m" };
 	static const uint64_t smult[] = { 1, 1024, 1024 * 1024 };
 	static const char *const yes[] = { "yes", "true", "on", "1" };
@@ -645,7 +690,7 @@ check_numbers(const char *v)
 	if (rc == -1)
 		check_reason("parse_uint", v, err, errlen);
 
-	ok = ref_scaled(v, dunits, dmult, 5, false, &want);
+	ok = ref_duration(v, &want);
 	rc = parse_duration(v, &got, err, errlen);
 	if (rc != (ok ? 0 : -1) || (ok && got != want))
 		fail(NULL, "parse_duration(\"%s\"): %d (%" PRIu64 "), "
@@ -656,6 +701,12 @@ check_numbers(const char *v)
 	else {
 		/* As the daemon would print it, then parsed again. */
 		snprintf(again, sizeof(again), "%" PRIu64 "ms", got);
+		if (parse_duration(again, &back, err, errlen) != 0 ||
+		    back != got)
+			fail(NULL, "duration %s does not parse back", again);
+		/* And as seconds with a fraction, as a user would write it. */
+		snprintf(again, sizeof(again), "%" PRIu64 ".%03" PRIu64 "s",
+		    got / 1000, got % 1000);
 		if (parse_duration(again, &back, err, errlen) != 0 ||
 		    back != got)
 			fail(NULL, "duration %s does not parse back", again);
