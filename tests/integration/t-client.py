@@ -237,6 +237,19 @@ def test_usage():
             (["-t", "10x", "h"], r"--timeout '10x': unknown unit 'x'"),
             (["-i", "1d", "h"], r"--interval '1d': unknown unit"),
             (["-t", "200h", "h"], r"--timeout '200h': must be at most"),
+            (["-i", "1.2.3", "h"],
+             r"--interval '1\.2\.3': more than one decimal point"),
+            (["-i", "1e3", "h"], r"--interval '1e3': unknown unit 'e3' "
+             r"\(use ms, s, m or h\)"),
+            (["-i", "1.", "h"], r"--interval '1\.': no digit after the "
+             r"decimal point"),
+            (["-i", "1.5ms", "h"], r"--interval '1\.5ms': not a whole "
+             r"number of milliseconds"),
+            (["-t", "0.0001", "h"], r"--timeout '0\.0001': not a whole "
+             r"number of milliseconds"),
+            (["-t", "167.9999999h", "h"], r"--timeout '167\.9999999h': not "
+             r"a whole number"),
+            (["-t", "168.5h", "h"], r"--timeout '168\.5h': must be at most"),
             (["h", "0"], r"PORT '0': must be a number from 1 to 65535"),
             (["h", "65536"], r"PORT '65536'"),
             (["h", "echo"], r"PORT 'echo': not a number"),
@@ -493,6 +506,17 @@ def test_ping(e):
     m = re.search(r"time (\d+)ms", text)
     tap.ok(m and 180 <= int(m.group(1)) < 5000,
            "the 100ms interval is kept", text)
+
+    # Decimal intervals, as ping(8) takes them: the line of the issue.
+    for interval, ms in [("0.1", 100), (".05", 50), ("0.05s", 50)]:
+        rc, out, err = run(["-c", "5", "-i", interval, "127.0.0.1", e.port])
+        text = out.decode()
+        m = re.search(r"time (\d+)ms", text)
+        tap.ok(rc == 0 and summary(text) == {"sent": 5, "received": 5,
+                                             "corrupted": 0, "loss": 0}
+               and m and 4 * ms <= int(m.group(1)) < 5000,
+               "-c 5 -i %s: 5 replies, %dms apart" % (interval, ms),
+               (rc, text, err))
 
     rc, out, err = run(["-q", "-c", "2", "-i", "0", "-s", "1m", "::1",
                         e.port], timeout=60)
