@@ -537,6 +537,55 @@ def test_ping(e):
            "SIGINT: summary, exit 0", (rc, c.out(), c.err()))
 
 
+def test_ping_output(e):
+    """Ping output that cannot be written (a full disk, a reader that has
+    gone) is said once on stderr and ends it with exit 1, as in stream
+    mode: never a silent 0, never a death by SIGPIPE."""
+    def full():
+        return os.open("/dev/full", os.O_WRONLY), "No space left on device"
+
+    def closed_pipe():
+        r, w = os.pipe()
+        os.close(r)
+        return w, "Broken pipe"
+
+    for opts, when in [([], "its first line"), (["-q"], "the summary")]:
+        for target, what in [(full, ">/dev/full"),
+                             (closed_pipe, "into a closed pipe")]:
+            fd, why = target()
+            c = Client(opts + ["-c", "2", "-i", "0", "127.0.0.1", e.port],
+                       stdout=fd)
+            os.close(fd)
+            c.close_input()
+            rc = c.wait()
+            err = c.err()
+            tap.ok(rc == EXIT["failure"] and
+                   err.count("writing standard output: %s" % why) == 1 and
+                   err.count("\n") == 1,
+                   "ping %s%s: exit 1, said once, at %s"
+                   % ("-q " if opts else "", what, when), (rc, err))
+
+    # The summary after SIGINT, like ping(8)'s Ctrl-C, cannot be written.
+    fd, why = full()
+    c = Client(["-q", "-i", "20ms", "127.0.0.1", e.port], stdout=fd)
+    os.close(fd)
+    wait_for(lambda: "01" in tcp_states_to(e.port), 10,
+             "echo-client to connect")
+
+    def replied():
+        # The handlers are in place before connect(2): SIGQUIT is safe.
+        os.kill(c.pid, signal.SIGQUIT)
+        return re.search(r"echo-client: [1-9]\d*/\d+ replies", c.err())
+    wait_for(replied, 10, "a reply, by SIGQUIT's progress line", 0.1)
+    os.kill(c.pid, signal.SIGINT)
+    rc = c.wait()
+    err = c.err()
+    tap.ok(rc == EXIT["failure"] and
+           err.count("writing standard output: %s" % why) == 1,
+           "ping -q >/dev/full, SIGINT: the summary fails, exit 1, said once",
+           (rc, err))
+
+
 def test_ping_bad_peers():
     def corrupt(conn):
         while True:
@@ -790,6 +839,7 @@ def body():
     test_silent_peer()
     test_status_and_keepalive(e)
     test_ping(e)
+    test_ping_output(e)
     test_ping_bad_peers()
     test_netns()
 
