@@ -120,6 +120,9 @@ net_wait_connected(int fd, const char *addr, uint64_t deadline,
 	int		 n;
 
 	for (;;) {
+		/* A signal that came before poll() would not interrupt it. */
+		if (client_stop_signal)
+			return EINTR;
 		now = clock_now_us();
 		n = poll(&pfd, 1, clock_poll_timeout(deadline, now));
 		if (n == -1 && errno != EINTR)
