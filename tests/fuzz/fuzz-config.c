@@ -258,7 +258,7 @@ static void
 check_config(const struct echod_config *c)
 {
 	const struct sockaddr	*sa;
-	size_t			 i;
+	size_t			 i, j;
 
 	if (c->nlisten < 1 || c->nlisten > ECHOD_MAX_LISTEN)
 		fail(NULL, "accepted %zu listen addresses", c->nlisten);
@@ -279,6 +279,9 @@ check_config(const struct echod_config *c)
 		    sizeof(c->listen[i].la_text)) == NULL ||
 		    c->listen[i].la_text[0] == '\0')
 			fail(NULL, "listen[%zu]: bad text", i);
+		for (j = 0; j < i; j++)
+			if (listen_addr_overlap(&c->listen[i], &c->listen[j]))
+				fail(NULL, "listen[%zu] and [%zu] overlap", j, i);
 	}
 	RANGE(workers, 1, ECHOD_MAX_WORKERS);
 	if (c->workers_auto && c->workers != cpus_online())
@@ -290,6 +293,7 @@ check_config(const struct echod_config *c)
 	RANGE(max_connections_per_ip, 0, 1000000);
 	RANGE(backlog, 1, 65535);
 	RANGE(shutdown_timeout_ms, 0, 3600000);
+	RANGE(drain_idle_ms, 0, 3600000);
 	RANGE(buffer_size, 1024, 16 * 1024 * 1024);
 	RANGE(idle_timeout_ms, 0, 7 * 86400000ULL);
 	RANGE(keepalive_idle_s, 1, 32767);
@@ -406,6 +410,7 @@ check_roundtrip(const struct echod_config *c)
 	    "max_connections = %u\n"
 	    "backlog = %u\n"
 	    "shutdown_timeout = %" PRIu64 "ms\n"
+	    "drain_idle = %" PRIu64 "ms\n"
 	    "[connection]\n"
 	    "max_connections_per_ip = %u\n"
 	    "buffer_size = %" PRIu64 "\n"
@@ -422,7 +427,7 @@ check_roundtrip(const struct echod_config *c)
 	    with_listen ? "\n" : "",
 	    workers,
 	    c->max_connections, c->backlog, c->shutdown_timeout_ms,
-	    c->max_connections_per_ip, c->buffer_size, c->idle_timeout_ms,
+	    c->drain_idle_ms, c->max_connections_per_ip, c->buffer_size, c->idle_timeout_ms,
 	    c->keepalive ? "yes" : "no", c->keepalive_idle_s,
 	    c->keepalive_interval_s, c->keepalive_count,
 	    level_name(c->log_level),
@@ -439,6 +444,7 @@ check_roundtrip(const struct echod_config *c)
 	    c->max_connections != again.max_connections ||
 	    c->backlog != again.backlog ||
 	    c->shutdown_timeout_ms != again.shutdown_timeout_ms ||
+	    c->drain_idle_ms != again.drain_idle_ms ||
 	    c->max_connections_per_ip != again.max_connections_per_ip ||
 	    c->buffer_size != again.buffer_size ||
 	    c->idle_timeout_ms != again.idle_timeout_ms ||
