@@ -131,8 +131,8 @@ end_path(struct http_parser *p)
 }
 
 /*
- * One byte, c, at offset p->hp_off.  Returns the next state; sets
- * hp_status for S_ERROR.
+ * One byte, c, at offset p->hp_off.  Returns the next state; with
+ * S_ERROR, sets hp_status unless the status is 400.
  */
 static unsigned
 step(struct http_parser *p, const char *buf, unsigned char c)

@@ -34,9 +34,10 @@
  *  400  syntax: at the first byte that no valid head can continue with;
  *       a second Host at its colon; a missing Host in HTTP/1.1 at the
  *       end of the head;
- *  414  the head reaches HTTP_MAX_REQUEST bytes inside the request line;
- *  431  the head reaches HTTP_MAX_REQUEST bytes inside the header
- *       section, or has more than HTTP_MAX_HEADERS header lines;
+ *  414  the first HTTP_MAX_REQUEST bytes hold no whole head and end
+ *       inside the request line (or the empty lines before it);
+ *  431  the same, ending inside the header section; or at the first
+ *       byte of header line HTTP_MAX_HEADERS + 1;
  *  505  at the end of an otherwise valid head, if the major version is
  *       not 1;
  *  405  at the end of an otherwise valid head, if the method is neither
@@ -142,8 +143,8 @@ const char	*http_reason(int status);
  *	Connection: close\r\n
  *	\r\n
  *
- * and a NUL after it.  The caller sends the body after it, except for
- * HEAD.  Returns the length of the head without the NUL, or -1 if the
+ * and a NUL after it.  The caller sends the body after it; for HEAD it
+ * passes the length the body of a GET would have, and sends none.  Returns the length of the head without the NUL, or -1 if the
  * status has no reason phrase (see http_reason()), content_type has a
  * byte other than visible ASCII or SP or is longer than 128 bytes, or
  * the head and its NUL do not fit in len bytes.  HTTP_HEAD_MAX bytes

@@ -61,6 +61,13 @@
 #include "http.h"
 
 #define FILL		0xa5	/* marks bytes that must stay untouched */
+
+/* Hashing wraps on purpose: quiet -fsanitize=unsigned-integer-overflow. */
+#ifdef __clang__
+#define WRAPS	__attribute__((no_sanitize("unsigned-integer-overflow")))
+#else
+#define WRAPS
+#endif
 #define NOPATH		SIZE_MAX	/* the path is the static "/" */
 
 int	LLVMFuzzerInitialize(int *, char ***);
@@ -126,7 +133,7 @@ copy(const uint8_t *d, size_t len)
 }
 
 /* A small deterministic generator (splitmix64), seeded from the input. */
-static uint64_t
+static uint64_t WRAPS
 rnd(uint64_t *s)
 {
 	uint64_t	 z = (*s += 0x9e3779b97f4a7c15ULL);
@@ -136,7 +143,7 @@ rnd(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-static uint64_t
+static uint64_t WRAPS
 seed_of(const uint8_t *d, size_t n)
 {
 	uint64_t	 h = 0xcbf29ce484222325ULL;

@@ -255,6 +255,7 @@ test_errors(void)
 		/* HAProxy's default check: "option httpchk" alone. */
 		{ "OPTIONS / HTTP/1.0\r\n\r\n", 405 },
 		{ "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 405 },
+		{ "OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n", 400 },
 		{ "DELETE http://h/health HTTP/1.0\r\n\r\n", 405 },
 		/* Versions. */
 		{ "GET / HTTP/2.0\r\n\r\n", 505 },
@@ -281,6 +282,9 @@ test_errors(void)
 		ok(req.hr_path == NULL && req.hr_pathlen == 0 &&
 		    req.hr_headlen == 0, "... and no request");
 	}
+	parse("OPTIONS / HTTP/1.0\r\n\r\n", &req);
+	ok(!http_path_is(&req, "/") && !http_path_is(&req, ""),
+	    "a refused request has no path to match");
 
 	/* NUL bytes, which strlen() would hide. */
 	r = parse_n("GET /\0 HTTP/1.0\r\n\r\n", 20, &req);
