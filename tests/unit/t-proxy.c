@@ -742,6 +742,35 @@ test_v2_invalid(void)
 	    PROXY_R_V2_CRC32C);
 }
 
+/*
+ * Headers HAProxy 2.6.12 (Debian 12) sent with "send-proxy-v2
+ * proxy-v2-options crc32c,unique-id check check-send-proxy": a health
+ * check, and a client's connection from 127.0.0.1:49410 to its frontend
+ * at 127.0.0.1:17110 with a unique ID.
+ */
+static void
+test_haproxy(void)
+{
+	static const uint8_t	 check[] =
+	    "\x0d\x0a\x0d\x0a\x00\x0d\x0a\x51\x55\x49\x54\x0a\x20\x00\x00\x07"
+	    "\x03\x00\x04\xa9\xb8\x7e\x8f";
+	static const uint8_t	 conn[] =
+	    "\x0d\x0a\x0d\x0a\x00\x0d\x0a\x51\x55\x49\x54\x0a\x21\x11\x00\x3f"
+	    "\x7f\x00\x00\x01\x7f\x00\x00\x01\xc1\x02\x42\xd6\x03\x00\x04\xae"
+	    "\x5a\xe9\x90\x05\x00\x29" "7F000001:C102_7F000001:42D6_6B105679_0000"
+	    "payload\r\n";
+	struct proxy_header	 r;
+
+	if (is_header("HAProxy's v2 health check", check, sizeof(check) - 1,
+	    sizeof(check) - 1, &r))
+		ok(r.ph_local, "... is LOCAL");
+	if (is_header("HAProxy's v2 header with CRC32c and unique ID", conn,
+	    79, sizeof(conn) - 1, &r))
+		ok(!r.ph_local && is_addr(&r.ph_src, "127.0.0.1:49410") &&
+		    is_addr(&r.ph_dst, "127.0.0.1:17110"),
+		    "... from 127.0.0.1:49410 to 127.0.0.1:17110");
+}
+
 static void
 test_labels(void)
 {
@@ -807,6 +836,7 @@ main(void)
 	test_v1_invalid();
 	test_v2_valid();
 	test_v2_invalid();
+	test_haproxy();
 	test_labels();
 	return done_testing();
 }
