@@ -90,7 +90,7 @@ proxy_crc32c(uint32_t crc, const void *buf, size_t len)
 	const uint8_t		*p = buf;
 
 	crc = ~crc;
-	while (len-- > 0) {
+	for (; len > 0; len--) {
 		crc ^= *p++;
 		crc = t[crc & 0xf] ^ (crc >> 4);
 		crc = t[crc & 0xf] ^ (crc >> 4);
@@ -311,7 +311,7 @@ v1_parse(const uint8_t *b, size_t len, struct proxy_header *out)
 			return v1_short(len, out);
 		i += n;
 	}
-	/* A space here is a sixth field, an LF a lone one. */
+	/* A space here starts a field too many; an LF is a lone one. */
 	if (b[i] != '\r')
 		return refuse(out, PROXY_R_V1_SYNTAX);
 	if (i + 1 == lim)

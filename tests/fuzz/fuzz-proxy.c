@@ -437,7 +437,7 @@ ref_crc32c(const uint8_t *p, size_t len)
 	uint32_t	 crc = 0xffffffff;
 	int		 k;
 
-	while (len-- > 0) {
+	for (; len > 0; len--) {
 		crc ^= *p++;
 		for (k = 0; k < 8; k++)
 			crc = (crc & 1) ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
