@@ -104,6 +104,7 @@ test_back_pressure(void)
 	}
 	got += drain(sv[1], sink, 1 << 22);
 	is_int(got, sent, "once the peer reads, every byte comes back");
+	echo_release(&e);
 	free(chunk);
 	free(sink);
 	close(sv[0]);
@@ -123,6 +124,7 @@ test_budget(void)
 	echo_note(&e, EV_READ | EV_WRITE);
 	is_int(echo_run(&e, sv[0], 1024, 1024, &moved), ECHO_AGAIN,
 	    "the read budget used up: again, later");
+	echo_release(&e);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -142,6 +144,7 @@ test_half_close(void)
 	is_int(echo_run(&e, sv[0], BUFSIZE, 1 << 20, &moved), ECHO_DONE,
 	    "half-closed with data: done once it is echoed");
 	is_int(drain(sv[1], back, sizeof(back)), 3, "and it was echoed");
+	echo_release(&e);
 	close(sv[0]);
 	close(sv[1]);
 
@@ -157,6 +160,7 @@ test_half_close(void)
 	echo_note(&e, EV_WRITE);
 	is_int(echo_run(&e, sv[0], BUFSIZE, 1 << 20, &moved), ECHO_DONE,
 	    "written: done");
+	echo_release(&e);
 	close(sv[0]);
 	close(sv[1]);
 }
