@@ -558,6 +558,9 @@ check_path(const char *path, size_t len)
 	char			*b, *z;
 
 	n = len + sizeof("GET  HTTP/1.0\r\n\r\n") - 1;
+	/* A head of bare LFs may fit the limit where CRLFs would not. */
+	if (n > HTTP_MAX_REQUEST)
+		return;
 	b = malloc(n + 1);
 	z = malloc(len + 2);
 	if (b == NULL || z == NULL)
