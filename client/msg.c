@@ -15,7 +15,7 @@
 static const char	*msg_name = "echo-client";
 static bool		 msg_quiet;
 static unsigned		 msg_limit;	/* 0: none */
-static unsigned		 msg_warned;	/* warnings so far, held back or not */
+static unsigned		 msg_warned;	/* so far, held back or not */
 
 void
 msg_set_name(const char *name)
