@@ -62,17 +62,23 @@ accept_start(struct worker *w)
 {
 	struct accept_state	*as = &w->w_accept;
 	const struct listen_set	*ls = w->w_args->wa_listeners;
+	struct accept_listener	*al;
 	size_t			 i;
 
 	as->as_limit_burst.lb_what = "max_connections";
 	as->as_source_burst.lb_what = "max_connections_per_ip";
 	as->as_fd_burst.lb_what = "accept paused";
 	as->as_err_burst.lb_what = "accept failed";
+	as->as_n = 0;
 	for (i = 0; i < ls->n; i++) {
-		event_set(&as->as_l[i].al_ev, ls->ls[i].l_fd, accept_on_event);
-		as->as_l[i].al_index = (unsigned)i;
+		if (ls->ls[i].l_kind != LISTEN_ECHO &&
+		    ls->ls[i].l_kind != LISTEN_PROXY)
+			continue;
+		al = &as->as_l[as->as_n++];
+		event_set(&al->al_ev, ls->ls[i].l_fd, accept_on_event);
+		al->al_index = (unsigned)i;
+		al->al_kind = ls->ls[i].l_kind;
 	}
-	as->as_n = ls->n;
 	accept_watch(w);
 }
 

@@ -13,17 +13,19 @@
 
 #include "echod.h"
 #include "event.h"
+#include "listen.h"
 #include "log.h"
 
 struct worker;
 
 struct accept_listener {
 	struct event	 al_ev;		/* first: the loop's handle */
-	unsigned	 al_index;
+	unsigned	 al_index;	/* in the listen set */
+	enum listen_kind al_kind;	/* LISTEN_ECHO or LISTEN_PROXY */
 };
 
 struct accept_state {
-	struct accept_listener	 as_l[ECHOD_MAX_LISTEN];
+	struct accept_listener	 as_l[ECHOD_MAX_LISTEN * 2];
 	size_t			 as_n;		/* 0 once closed */
 	uint64_t		 as_resume_at;	/* paused until; 0: not */
 	bool			 as_opts_seen;	/* inherited options seen */

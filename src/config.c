@@ -44,10 +44,10 @@ struct key_def {
 };
 
 #define OFF(f)	offsetof(struct echod_config, f)
+#define LISTEN_ALLOWED	"a comma-separated list of IPv4:PORT, [IPv6]:PORT or *:PORT"
 
 static const struct key_def keys[] = {
-	{ "server", "listen", T_LISTEN, OFF(listen), 0, 0,
-	    "a comma-separated list of IPv4:PORT, [IPv6]:PORT or *:PORT" },
+	{ "server", "listen", T_LISTEN, OFF(listen), 0, 0, LISTEN_ALLOWED },
 	{ "server", "workers", T_WORKERS, OFF(workers), 1, ECHOD_MAX_WORKERS,
 	    "auto or 1 to 256" },
 	{ "server", "max_connections", T_UINT, OFF(max_connections),
@@ -78,11 +78,19 @@ static const struct key_def keys[] = {
 	    "auto, journal or stderr" },
 	{ "log", "connections", T_BOOL, OFF(log_connections), 0, 0,
 	    "yes or no" },
+	{ "udp", "listen", T_LISTEN, OFF(udp_listen), 0, 0, LISTEN_ALLOWED },
+	{ "metrics", "listen", T_LISTEN, OFF(metrics_listen), 0, 0,
+	    LISTEN_ALLOWED },
+	{ "proxy", "listen", T_LISTEN, OFF(proxy_listen), 0, 0,
+	    LISTEN_ALLOWED },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = { "server", "connection", "log" };
+static const char *const sections[] = {
+	"server", "connection", "log", "udp", "metrics", "proxy",
+};
+#define SECTION_NAMES	"[server], [connection], [log], [udp], [metrics] and [proxy]"
 
 enum line_kind { LINE_BLANK, LINE_SECTION, LINE_PAIR };
 
@@ -136,9 +144,9 @@ config_defaults(struct echod_config *cfg)
 	long	 cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(cfg, 0, sizeof(*cfg));
-	(void)parse_listen("127.0.0.1:7007, [::1]:7007", cfg->listen,
+	(void)parse_listen("127.0.0.1:7007, [::1]:7007", cfg->listen.ll_addr,
 	    ECHOD_MAX_LISTEN, &n, err, sizeof(err));
-	cfg->nlisten = n;
+	cfg->listen.ll_n = n;
 	cfg->workers_auto = true;
 	cfg->workers = cpus < 1 ? 1 :
 	    cpus > ECHOD_MAX_WORKERS ? ECHOD_MAX_WORKERS : (unsigned)cpus;
@@ -168,10 +176,10 @@ parse_value(const struct key_def *k, const char *value, void *field,
 
 	switch (k->type) {
 	case T_LISTEN:
-		if (parse_listen(value, cfg->listen, ECHOD_MAX_LISTEN, &n,
-		    err, errlen) == -1)
+		if (parse_listen(value, ((struct listen_list *)field)->ll_addr,
+		    ECHOD_MAX_LISTEN, &n, err, errlen) == -1)
 			return -1;
-		cfg->nlisten = n;
+		((struct listen_list *)field)->ll_n = n;
 		return 0;
 	case T_WORKERS:
 		if (strcmp(value, "auto") == 0) {
@@ -338,8 +346,7 @@ check_section(struct parse_ctx *ctx, const char *line)
 			return;
 		}
 	add_error(ctx->errs, ctx->name, ctx->lineno,
-	    "unknown section [%.*s]; sections are [server], [connection] "
-	    "and [log]", (int)(len > 64 ? 64 : len), line + 1);
+	    "unknown section [%.*s]; sections are " SECTION_NAMES, (int)(len > 64 ? 64 : len), line + 1);
 }
 
 /*
@@ -391,12 +398,79 @@ config_reader(char *str, int num, void *stream)
 	return str;
 }
 
+/* The line where [section] listen was set, or 0. */
+static int
+listen_line(struct parse_ctx *ctx, const char *section)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].type == T_LISTEN &&
+		    strcmp(keys[i].section, section) == 0)
+			return ctx->set_on[i];
+	return 0;
+}
+
+struct tcp_section {
+	const char		*ts_name;
+	const struct listen_list *ts_list;
+};
+
+/* Report an overlap between two sections' lists; true if one was. */
+static bool
+config_check_pair(struct parse_ctx *ctx, const struct tcp_section *s1,
+    const struct tcp_section *s2)
+{
+	const struct listen_addr *a, *b;
+	size_t			 x, y;
+	int			 l1, l2;
+
+	for (x = 0; x < s1->ts_list->ll_n; x++)
+		for (y = 0; y < s2->ts_list->ll_n; y++) {
+			a = &s1->ts_list->ll_addr[x];
+			b = &s2->ts_list->ll_addr[y];
+			if (!listen_addr_overlap(a, b))
+				continue;
+			l1 = listen_line(ctx, s1->ts_name);
+			l2 = listen_line(ctx, s2->ts_name);
+			add_error(ctx->errs, ctx->name, l1 > l2 ? l1 : l2,
+			    "[%s] listen '%s' and [%s] listen '%s' overlap "
+			    "(%s and %s); a TCP socket serves one purpose",
+			    s1->ts_name, a->la_item, s2->ts_name, b->la_item,
+			    a->la_text, b->la_text);
+			return true;
+		}
+	return false;
+}
+
+/*
+ * Stream sockets of different sections must not overlap: one of them
+ * could never be bound.  (parse_listen() checks within a section.)
+ * Reports the first overlap, at the later of the two lines.
+ */
+static void
+config_check_overlap(struct parse_ctx *ctx)
+{
+	const struct tcp_section tcp[] = {
+		{ "server", &ctx->cfg->listen },
+		{ "metrics", &ctx->cfg->metrics_listen },
+		{ "proxy", &ctx->cfg->proxy_listen },
+	};
+	size_t	 i, j;
+
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (config_check_pair(ctx, &tcp[i], &tcp[j]))
+				return;
+}
+
 /* Checks that involve more than one key. */
 static void
 config_check(struct parse_ctx *ctx)
 {
 	struct echod_config	*cfg = ctx->cfg;
 
+	config_check_overlap(ctx);
 	if (cfg->workers_auto) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 

@@ -15,10 +15,17 @@
 #define CONFIG_MAX_ERRORS	32
 #define CONFIG_ERR_LEN		320
 
+struct listen_list {
+	struct listen_addr	 ll_addr[ECHOD_MAX_LISTEN];
+	size_t			 ll_n;
+};
+
 /* Plain data: copy it by value, no pointers inside. */
 struct echod_config {
-	struct listen_addr	 listen[ECHOD_MAX_LISTEN];
-	size_t			 nlisten;
+	struct listen_list	 listen;		/* [server]: echo */
+	struct listen_list	 udp_listen;		/* [udp] */
+	struct listen_list	 metrics_listen;	/* [metrics] */
+	struct listen_list	 proxy_listen;		/* [proxy] */
 	unsigned		 workers;	/* "auto" already resolved */
 	bool			 workers_auto;
 	unsigned		 max_connections;

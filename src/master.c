@@ -313,13 +313,19 @@ master_on_ready(struct master *m)
 	snprintf(fields, sizeof(fields), "WORKERS=%u\nGENERATION=%u",
 	    m->cfg.workers, m->gen);
 	if (m->gen == 1) {
-		char	 addrs[ECHOD_MAX_LISTEN * 72] = "";
+		char	 addrs[LISTEN_MAX * 80] = "";
 		size_t	 j;
 
-		for (j = 0; j < m->listeners->n; j++)
+		for (j = 0; j < m->listeners->n; j++) {
+			const struct listener *l = &m->listeners->ls[j];
+
+			/* Echo sockets plain, others with their kind. */
 			snprintf(addrs + strlen(addrs),
-			    sizeof(addrs) - strlen(addrs), "%s%s",
-			    j ? ", " : "", m->listeners->ls[j].l_name);
+			    sizeof(addrs) - strlen(addrs), "%s%s%s%s",
+			    j ? ", " : "", l->l_kind == LISTEN_ECHO ? "" :
+			    listen_kind_name(l->l_kind),
+			    l->l_kind == LISTEN_ECHO ? "" : " ", l->l_name);
+		}
 		log_event(LOG_NOTICE, MSGID_STARTED, fields,
 		    "echod %s started: %u workers serving on %s%s",
 		    PACKAGE_VERSION, m->cfg.workers, addrs,

@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <errno.h>
+
 #include "sockopt.h"
 
 int
@@ -86,4 +88,20 @@ sockopt_has_stream(int fd, const struct echod_config *cfg)
 	    (int)cfg->keepalive_interval_s &&
 	    sockopt_get_int(fd, IPPROTO_TCP, TCP_KEEPCNT) ==
 	    (int)cfg->keepalive_count;
+}
+
+int
+sockopt_set_dgram(int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return sockopt_set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
+	if (ss.ss_family == AF_INET6)
+		return sockopt_set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+	errno = EAFNOSUPPORT;
+	return -1;
 }

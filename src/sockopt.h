@@ -29,6 +29,13 @@ int	sockopt_prepare_bind(int fd, int family);
  */
 int	sockopt_set_stream(int fd, const struct echod_config *);
 
+/*
+ * UDP echo sockets: report each datagram's destination address and
+ * arrival interface (IP_PKTINFO, IPV6_RECVPKTINFO), so the answer leaves
+ * from the address the request was sent to.  0, or -1 with errno.
+ */
+int	sockopt_set_dgram(int fd);
+
 /* Whether an accepted socket carries every option sockopt_set_stream()
  * sets, with the config's values. */
 bool	sockopt_has_stream(int fd, const struct echod_config *);

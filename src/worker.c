@@ -119,6 +119,10 @@ worker_setup(struct worker *w, const struct worker_args *a,
 	for (i = 0; i < sizeof(a->wa_fds.wf_master) / sizeof(int); i++)
 		if (a->wa_fds.wf_master[i] != -1)
 			close(a->wa_fds.wf_master[i]);
+	/* The master serves metrics; a worker must not hold them open. */
+	for (i = 0; i < a->wa_listeners->n; i++)
+		if (a->wa_listeners->ls[i].l_kind == LISTEN_METRICS)
+			close(a->wa_listeners->ls[i].l_fd);
 	if ((sigfd = sig_worker_init()) == -1)
 		fatal("worker signal set-up");
 	/* Belt and braces with the lifeline pipe. */

@@ -253,36 +253,74 @@ is_level(int level)
 		    (uint64_t)c->f, #lo, #hi);				\
 } while (0)
 
-/* Values of an accepted config, against conf/echod.ini. */
+/* One section's accepted listen list: valid, no overlaps inside. */
 static void
-check_config(const struct echod_config *c)
+check_list(const char *section, const struct listen_list *l)
 {
 	const struct sockaddr	*sa;
 	size_t			 i, j;
 
-	if (c->nlisten < 1 || c->nlisten > ECHOD_MAX_LISTEN)
-		fail(NULL, "accepted %zu listen addresses", c->nlisten);
-	for (i = 0; i < c->nlisten; i++) {
-		sa = (const struct sockaddr *)&c->listen[i].la_addr;
+	if (l->ll_n > ECHOD_MAX_LISTEN)
+		fail(NULL, "[%s]: accepted %zu listen addresses", section,
+		    l->ll_n);
+	for (i = 0; i < l->ll_n; i++) {
+		sa = (const struct sockaddr *)&l->ll_addr[i].la_addr;
 		if (!(sa->sa_family == AF_INET &&
-		    c->listen[i].la_len == sizeof(struct sockaddr_in)) &&
+		    l->ll_addr[i].la_len == sizeof(struct sockaddr_in)) &&
 		    !(sa->sa_family == AF_INET6 &&
-		    c->listen[i].la_len == sizeof(struct sockaddr_in6)))
-			fail(NULL, "listen[%zu]: family %d, length %u", i,
-			    sa->sa_family, (unsigned)c->listen[i].la_len);
+		    l->ll_addr[i].la_len == sizeof(struct sockaddr_in6)))
+			fail(NULL, "[%s] listen[%zu]: family %d, length %u",
+			    section, i, sa->sa_family,
+			    (unsigned)l->ll_addr[i].la_len);
 		if ((sa->sa_family == AF_INET ?
 		    ((const struct sockaddr_in *)(const void *)sa)->sin_port :
 		    ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port)
 		    == 0)
-			fail(NULL, "listen[%zu]: port 0", i);
-		if (memchr(c->listen[i].la_text, '\0',
-		    sizeof(c->listen[i].la_text)) == NULL ||
-		    c->listen[i].la_text[0] == '\0')
-			fail(NULL, "listen[%zu]: bad text", i);
+			fail(NULL, "[%s] listen[%zu]: port 0", section, i);
+		if (memchr(l->ll_addr[i].la_text, '\0',
+		    sizeof(l->ll_addr[i].la_text)) == NULL ||
+		    l->ll_addr[i].la_text[0] == '\0')
+			fail(NULL, "[%s] listen[%zu]: bad text", section, i);
 		for (j = 0; j < i; j++)
-			if (listen_addr_overlap(&c->listen[i], &c->listen[j]))
-				fail(NULL, "listen[%zu] and [%zu] overlap", j, i);
+			if (listen_addr_overlap(&l->ll_addr[i],
+			    &l->ll_addr[j]))
+				fail(NULL, "[%s] listen[%zu] and [%zu] overlap",
+				    section, j, i);
 	}
+}
+
+static bool
+lists_overlap(const struct listen_list *a, const struct listen_list *b)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < a->ll_n; i++)
+		for (j = 0; j < b->ll_n; j++)
+			if (listen_addr_overlap(&a->ll_addr[i], &b->ll_addr[j]))
+				return true;
+	return false;
+}
+
+/* Values of an accepted config, against conf/echod.ini. */
+static void
+check_config(const struct echod_config *c)
+{
+	const struct listen_list *tcp[] = {
+		&c->listen, &c->metrics_listen, &c->proxy_listen,
+	};
+	size_t			 i, j;
+
+	if (c->listen.ll_n < 1)
+		fail(NULL, "accepted no [server] listen address");
+	check_list("server", &c->listen);
+	check_list("udp", &c->udp_listen);
+	check_list("metrics", &c->metrics_listen);
+	check_list("proxy", &c->proxy_listen);
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (lists_overlap(tcp[i], tcp[j]))
+				fail(NULL, "accepted overlapping TCP sockets in "
+				    "two sections (%zu, %zu)", i, j);
 	RANGE(workers, 1, ECHOD_MAX_WORKERS);
 	if (c->workers_auto && c->workers != cpus_online())
 		fail(NULL, "workers = auto gave %u, not %u", c->workers,
@@ -362,7 +400,10 @@ join_listen(const struct listen_addr *la, size_t n, char *buf, size_t len)
 static void
 check_sections(const char *text)
 {
-	static const char *const known[] = { "server", "connection", "log" };
+	static const char *const known[] = {
+		"server", "connection", "log", "udp", "metrics", "proxy",
+	};
+#define NKNOWN	(sizeof(known) / sizeof(known[0]))
 	const char	*s, *e, *close;
 	size_t		 len, i;
 	unsigned	 line = 1;
@@ -377,14 +418,39 @@ check_sections(const char *text)
 			continue;
 		close = memchr(s, ']', (size_t)(e - s));
 		len = close == NULL ? 0 : (size_t)(close - s - 1);
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < NKNOWN; i++)
 			if (strlen(known[i]) == len &&
 			    strncmp(s + 1, known[i], len) == 0)
 				break;
-		if (i == 3)
+		if (i == NKNOWN)
 			fail(NULL, "accepted, with an unknown or broken "
 			    "section header on line %u", line);
 	}
+}
+
+/*
+ * Append "[section]\nlisten = ...\n" for a non-empty list to text, if
+ * the line fits the loader's limit; false when it was left out.
+ */
+static bool
+append_list(char *text, size_t size, const char *section,
+    const struct listen_list *l)
+{
+	char	 addrs[1024];
+	size_t	 off = strlen(text);
+
+	if (l->ll_n == 0 || !join_listen(l->ll_addr, l->ll_n, addrs,
+	    sizeof(addrs)) || strlen(addrs) + 9 > INI_LINE_MAX)
+		return false;
+	snprintf(text + off, size - off, "[%s]\nlisten = %s\n", section,
+	    addrs);
+	return true;
+}
+
+static bool
+same_list(const struct listen_list *a, const struct listen_list *b)
+{
+	return same_listen(a->ll_addr, a->ll_n, b->ll_addr, b->ll_n);
 }
 
 /* Write an accepted config back out; it must load to the same values. */
@@ -393,11 +459,11 @@ check_roundtrip(const struct echod_config *c)
 {
 	struct echod_config	 again;
 	struct config_errors	 errs;
-	char			 text[2048], addrs[1024], workers[16];
-	bool			 with_listen;
+	char			 text[8192], addrs[1024], workers[16];
+	bool			 with_listen, with_udp, with_metrics, with_proxy;
 
 	/* The listen line must fit the loader's line limit. */
-	with_listen = join_listen(c->listen, c->nlisten, addrs,
+	with_listen = join_listen(c->listen.ll_addr, c->listen.ll_n, addrs,
 	    sizeof(addrs)) && strlen(addrs) + 9 <= INI_LINE_MAX;
 	if (c->workers_auto)
 		snprintf(workers, sizeof(workers), "auto");
@@ -434,11 +500,21 @@ check_roundtrip(const struct echod_config *c)
 	    c->log_target == LOG_TARGET_AUTO ? "auto" :
 	    c->log_target == LOG_TARGET_JOURNAL ? "journal" : "stderr",
 	    c->log_connections ? "yes" : "no");
+	with_udp = append_list(text, sizeof(text), "udp", &c->udp_listen);
+	with_metrics = append_list(text, sizeof(text), "metrics",
+	    &c->metrics_listen);
+	with_proxy = append_list(text, sizeof(text), "proxy", &c->proxy_listen);
 	if (config_load_string(FUZZ_NAME, text, &again, &errs) != 0)
 		fail(&errs, "an accepted config, written out, is refused:\n%s",
 		    text);
-	if ((with_listen && !same_listen(c->listen, c->nlisten, again.listen,
-	    again.nlisten)) ||
+	if ((with_udp && !same_list(&c->udp_listen, &again.udp_listen)) ||
+	    (with_metrics && !same_list(&c->metrics_listen,
+	    &again.metrics_listen)) ||
+	    (with_proxy && !same_list(&c->proxy_listen, &again.proxy_listen)))
+		fail(NULL, "an accepted config, written out, loads to other "
+		    "listen lists:\n%s", text);
+	if ((with_listen && !same_listen(c->listen.ll_addr, c->listen.ll_n, again.listen.ll_addr,
+	    again.listen.ll_n)) ||
 	    c->workers != again.workers ||
 	    c->workers_auto != again.workers_auto ||
 	    c->max_connections != again.max_connections ||

@@ -49,7 +49,7 @@ test_defaults(void)
 	is_int(def.max_connections, 10000, "default max_connections");
 	is_int(def.buffer_size, 65536, "default buffer_size");
 	is_int(def.idle_timeout_ms, 300000, "default idle_timeout");
-	is_int(def.nlisten, 2, "default listen has two addresses");
+	is_int(def.listen.ll_n, 2, "default listen has two addresses");
 	is_int(def.max_connections_per_ip, 0, "no per-source limit by default");
 
 	/* The shipped file must state exactly the defaults. */
@@ -105,7 +105,7 @@ test_good(void)
 	    "a full valid file loads");
 	if (errs.n)
 		diag("%s", errs.msg[0]);
-	is_int(cfg.nlisten, 2, "*:7 gives two sockets");
+	is_int(cfg.listen.ll_n, 2, "*:7 gives two sockets");
 	is_int(cfg.workers, 3, "workers");
 	ok(!cfg.workers_auto, "workers not auto");
 	is_int(cfg.max_connections, 30, "max_connections");
