@@ -1,9 +1,9 @@
 /*
  * Master process: worker supervision, reload and shutdown.
  *
- * Signals arrive through a signalfd, polled together with the pipe on
+ * Signals arrive through a signalfd, in an event loop with the pipe on
  * which workers report that they serve.  Every deadline (respawn
- * back-off, shutdown, status, watchdog) is a poll() timeout.
+ * back-off, shutdown, status, watchdog) is the loop's timeout.
  */
 #include "autoconf.h"
 
@@ -12,13 +12,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "event.h"
 #include "log.h"
 #include "master.h"
 #include "notify.h"
@@ -53,6 +53,9 @@ struct worker_slot {
 };
 
 struct master {
+	struct event_loop	 loop;
+	struct event		 sig_ev;	/* the signalfd */
+	struct event		 ready_ev;	/* workers' ready pipe */
 	const char		*cfg_path;
 	struct echod_config	 cfg;
 	struct listen_set	*listeners;
@@ -69,7 +72,6 @@ struct master {
 	uint64_t		 watchdog_ms, next_watchdog;
 	uint64_t		 next_status;
 	char			 status[128];
-	uint64_t		 now;
 };
 
 static struct worker_slot *
@@ -117,7 +119,8 @@ master_spawn(struct master *m, struct worker_slot *s)
 		.wa_fds = {
 			.wf_lifeline = m->lifeline[0],
 			.wf_ready = m->ready[1],
-			.wf_master = { m->sigfd, m->lifeline[1], m->ready[0] },
+			.wf_master = { m->sigfd, m->lifeline[1], m->ready[0],
+			    m->loop.el_fd },
 		},
 		.wa_index = s->ws_index,
 		.wa_gen = s->ws_gen,
@@ -131,7 +134,7 @@ master_spawn(struct master *m, struct worker_slot *s)
 	case -1:
 		log_warn("cannot fork worker %u; retrying in 1s", s->ws_index);
 		s->ws_state = SLOT_WAITING;
-		s->ws_respawn_at = m->now + 1000;
+		s->ws_respawn_at = m->loop.el_now + 1000;
 		return;
 	case 0:
 		worker_run(&a);
@@ -139,7 +142,7 @@ master_spawn(struct master *m, struct worker_slot *s)
 	default:
 		s->ws_state = SLOT_RUNNING;
 		s->ws_pid = pid;
-		s->ws_started = m->now;
+		s->ws_started = m->loop.el_now;
 		s->ws_ready = false;
 		log_debug("worker %u started (pid %ld)", s->ws_index,
 		    (long)pid);
@@ -186,7 +189,7 @@ master_backoff(struct master *m, struct worker_slot *s)
 {
 	unsigned	 n;
 
-	if (m->now - s->ws_started >= QUICK_DEATH_MS)
+	if (m->loop.el_now - s->ws_started >= QUICK_DEATH_MS)
 		s->ws_quick_deaths = 0;
 	n = ++s->ws_quick_deaths;
 	if (n < QUICK_DEATHS)
@@ -254,7 +257,7 @@ master_reap(struct master *m)
 			    s->ws_quick_deaths, QUICK_DEATH_MS / 1000,
 			    (unsigned long long)delay);
 		s->ws_state = SLOT_WAITING;
-		s->ws_respawn_at = m->now + delay;
+		s->ws_respawn_at = m->loop.el_now + delay;
 	}
 }
 
@@ -265,7 +268,7 @@ master_respawn_due(struct master *m)
 
 	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
 		if (m->slots[i].ws_state == SLOT_WAITING &&
-		    m->slots[i].ws_respawn_at <= m->now)
+		    m->slots[i].ws_respawn_at <= m->loop.el_now)
 			master_spawn(m, &m->slots[i]);
 }
 
@@ -432,7 +435,7 @@ master_stop(struct master *m)
 	if (m->stopping)
 		return;
 	m->stopping = true;
-	m->stop_deadline = m->now + m->cfg.shutdown_timeout_ms +
+	m->stop_deadline = m->loop.el_now + m->cfg.shutdown_timeout_ms +
 	    MASTER_KILL_GRACE_MS;
 	notify_stopping();
 	log_event(LOG_NOTICE, MSGID_STOPPING, NULL, "stopping: draining %u "
@@ -500,6 +503,24 @@ master_on_signals(struct master *m)
 	}
 }
 
+static void
+master_on_signal_event(struct event_loop *loop, struct event *ev,
+    unsigned what)
+{
+	(void)ev;
+	(void)what;
+	master_on_signals(loop->el_owner);
+}
+
+static void
+master_on_ready_event(struct event_loop *loop, struct event *ev,
+    unsigned what)
+{
+	(void)ev;
+	(void)what;
+	master_on_ready(loop->el_owner);
+}
+
 static int
 master_timeout(struct master *m)
 {
@@ -514,7 +535,7 @@ master_timeout(struct master *m)
 		if (m->slots[i].ws_state == SLOT_WAITING &&
 		    m->slots[i].ws_respawn_at < next)
 			next = m->slots[i].ws_respawn_at;
-	return next <= m->now ? 0 : (int)(next - m->now);
+	return next <= m->loop.el_now ? 0 : (int)(next - m->loop.el_now);
 }
 
 static void
@@ -522,17 +543,17 @@ master_periodic(struct master *m)
 {
 	char	 status[sizeof(m->status)];
 
-	if (m->watchdog_ms && m->now >= m->next_watchdog) {
+	if (m->watchdog_ms && m->loop.el_now >= m->next_watchdog) {
 		notify_watchdog();
-		m->next_watchdog = m->now + m->watchdog_ms / 2;
+		m->next_watchdog = m->loop.el_now + m->watchdog_ms / 2;
 	}
-	if (m->now >= m->next_status) {
+	if (m->loop.el_now >= m->next_status) {
 		master_format_status(m, status, sizeof(status));
 		if (m->ready_sent && strcmp(status, m->status) != 0) {
 			memcpy(m->status, status, sizeof(status));
 			notify_status(m->status);
 		}
-		m->next_status = m->now + STATUS_EVERY_MS;
+		m->next_status = m->loop.el_now + STATUS_EVERY_MS;
 	}
 }
 
@@ -549,13 +570,19 @@ master_init(struct master *m, const char *path, const struct echod_config *cfg,
 	if (pipe2(m->lifeline, O_CLOEXEC) == -1 ||
 	    pipe2(m->ready, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
+	if (event_loop_open(&m->loop, m) == -1)
+		fatal("epoll_create1");
+	event_set(&m->sig_ev, m->sigfd, master_on_signal_event);
+	event_set(&m->ready_ev, m->ready[0], master_on_ready_event);
+	if (event_add(&m->loop, &m->sig_ev, EV_WANT_READ) == -1 ||
+	    event_add(&m->loop, &m->ready_ev, EV_WANT_READ) == -1)
+		fatal("epoll_ctl");
 	if ((m->shared = shared_create()) == NULL)
 		fatal("mmap");
-	m->now = timer_now_ms();
 	master_fd_limit(&m->cfg);
 	m->watchdog_ms = notify_watchdog_usec() / 1000;
-	m->next_watchdog = m->now;
-	m->next_status = m->now + STATUS_EVERY_MS;
+	m->next_watchdog = m->loop.el_now;
+	m->next_status = m->loop.el_now + STATUS_EVERY_MS;
 }
 
 int
@@ -563,28 +590,20 @@ master_run(const char *path, const struct echod_config *cfg,
     struct listen_set *listeners)
 {
 	static struct master	 m;	/* large: keep it off the stack */
-	struct pollfd		 pfd[2];
 
 	master_init(&m, path, cfg, listeners);
 	master_spawn_generation(&m);
-	pfd[0] = (struct pollfd){ .fd = m.sigfd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = m.ready[0], .events = POLLIN };
 
 	for (;;) {
-		if (poll(pfd, 2, master_timeout(&m)) == -1 && errno != EINTR)
-			fatal("poll");
-		m.now = timer_now_ms();
-		if (pfd[1].revents & POLLIN)
-			master_on_ready(&m);
-		if (pfd[0].revents & POLLIN)
-			master_on_signals(&m);
+		if (event_dispatch(&m.loop, master_timeout(&m)) == -1)
+			fatal("epoll_wait");
 		/* Watchdog and STATUS= go on while draining. */
 		master_periodic(&m);
 		if (m.stopping) {
 			if (master_count(&m, SLOT_RUNNING) +
 			    master_count(&m, SLOT_RETIRING) == 0)
 				break;
-			if (m.now >= m.stop_deadline) {
+			if (m.loop.el_now >= m.stop_deadline) {
 				master_kill_stragglers(&m);
 				break;
 			}

@@ -55,8 +55,8 @@ struct worker_ready {
 struct worker_fds {
 	int		 wf_lifeline;	/* read end: EOF, the master is gone */
 	int		 wf_ready;	/* write end of the ready pipe */
-	int		 wf_master[3];	/* the master's: signalfd, lifeline */
-					/* write end, ready read end */
+	int		 wf_master[4];	/* the master's: signalfd, lifeline */
+					/* write end, ready read end, epoll */
 };
 
 struct worker_args {
