@@ -113,6 +113,13 @@ bool		 udp_guard_ifaces_loopback(const struct udp_ifaces *ifs,
  * below it are refused (0 refuses none but port 0, which no socket can
  * send from and no reply can go to).
  *
+ * A loopback source is answered only when it arrived on a loopback
+ * interface.  Linux reports the interface of the destination address for
+ * traffic between two addresses of the host, so a local client that
+ * binds 127.0.0.1 and sends to a non-loopback address of the host is
+ * refused, like a forged loopback source from outside; local clients
+ * send to a loopback address or from a non-loopback one.
+ *
  * Returns UDP_PASS, or the first guard that fails in this order:
  * UDP_DROP_SOURCE_PORT, UDP_DROP_SOURCE_ADDRESS, UDP_DROP_DESTINATION.
  * When why is not NULL, *why receives a static string naming the exact

@@ -519,6 +519,28 @@ judge(struct rx *r, const char *from, const char *dst,
 		    why, a.ua_ifindex);
 }
 
+/* A non-loopback IPv4 address of an interface that is up, as text. */
+static int
+local_addr4(char *buf, size_t len)
+{
+	struct ifaddrs	*list, *ifa;
+	int		 r = -1;
+
+	if (getifaddrs(&list) == -1)
+		return -1;
+	for (ifa = list; ifa != NULL && r == -1; ifa = ifa->ifa_next)
+		if (ifa->ifa_addr != NULL &&
+		    ifa->ifa_addr->sa_family == AF_INET &&
+		    (ifa->ifa_flags & IFF_UP) &&
+		    !(ifa->ifa_flags & IFF_LOOPBACK) &&
+		    inet_ntop(AF_INET,
+		    &((struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr,
+		    buf, (socklen_t)len) != NULL)
+			r = 0;
+	freeifaddrs(list);
+	return r;
+}
+
 static void
 test_real(void)
 {
@@ -554,6 +576,18 @@ test_real(void)
 		judge(&r4, "", b, NULL, UDP_DROP_DESTINATION,
 		    "the same with no broadcast list");
 	}
+	/*
+	 * A local client bound to 127.0.0.1 that sends to a non-loopback
+	 * address of this host: Linux reports that address's interface,
+	 * not lo, so the guard cannot tell it from a forged loopback source
+	 * and refuses it (documented in udp_guard.h).
+	 */
+	if (local_addr4(b, sizeof(b)) == 0)
+		judge(&r4, "127.0.0.1", b, &ifs, UDP_DROP_SOURCE_ADDRESS,
+		    "loopback source to a non-loopback address of ours");
+	else
+		ok(true, "loopback source to a non-loopback address # SKIP "
+		    "no such address here");
 	close(r4.fd);
 
 	if (rx_open(&r6, AF_INET6) == -1) {
