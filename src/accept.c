@@ -161,22 +161,39 @@ accept_source_admit(struct worker *w, struct conn *c,
     const struct sockaddr *sa, enum conn_end *why)
 {
 	struct shared	*sh = w->w_args->wa_shared;
-	uint32_t	 slot = w->w_args->wa_slot;
+	uint32_t	 slot = w->w_args->wa_slot, n;
+	const char	*reason;
 	char		 peer[72];
 
 	if (w->w_cfg->max_connections_per_ip == 0 ||
 	    source_key(sa, c->c_src) == -1)
 		return 0;
-	addr_format(sa, peer, sizeof(peer));
-	if (shared_ip_add(sh, slot, c->c_src) == -1) {
-		log_burst(&w->w_accept.as_source_burst, w->w_loop.el_now, "per-source "
-		    "table of this worker is full; cannot count %s", peer);
+	/*
+	 * A count that cannot be taken or read is logged apart from the
+	 * limit (as_err_burst), so neither kind of burst hides the other.
+	 */
+	if (shared_ip_add(sh, slot, c->c_src, &reason) == -1) {
+		addr_format(sa, peer, sizeof(peer));
+		log_burst(&w->w_accept.as_err_burst, w->w_loop.el_now, "cannot "
+		    "count the connection from %s for max_connections_per_ip: "
+		    "%s; closed it", peer, reason);
 		*why = END_REFUSED_UNCOUNTED;
 		return -1;
 	}
 	c->c_flags |= CONN_COUNTED;
-	if (shared_ip_count(sh, c->c_src) <= w->w_cfg->max_connections_per_ip)
+	if ((n = shared_ip_count(sh, c->c_src)) <=
+	    w->w_cfg->max_connections_per_ip)
 		return 0;
+	addr_format(sa, peer, sizeof(peer));
+	if (n == SHARED_IP_UNAVAILABLE) {
+		/* Fail closed: an unknown count might be over the limit. */
+		log_burst(&w->w_accept.as_err_burst, w->w_loop.el_now, "cannot "
+		    "count the connection from %s for max_connections_per_ip: "
+		    "a worker's table stayed mid-update (stopped, dead or "
+		    "starved of CPU); closed it", peer);
+		*why = END_REFUSED_UNCOUNTED;
+		return -1;
+	}
 	log_burst(&w->w_accept.as_source_burst, w->w_loop.el_now, "%u connections "
 	    "from one address (%s); closing new ones at once",
 	    w->w_cfg->max_connections_per_ip, peer);

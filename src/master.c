@@ -126,16 +126,20 @@ master_spawn(struct master *m, struct worker_slot *s)
 		.wa_gen = s->ws_gen,
 		.wa_slot = slot,
 	};
+	char			 err[160];
 	pid_t			 pid;
 
-	if (slot + 1 > atomic_load(&m->shared->sh_slots))
-		atomic_store(&m->shared->sh_slots, slot + 1);
+	/* A worker holds at most max_connections, so that many sources. */
+	if (shared_ip_prepare(m->shared, slot, m->cfg.max_connections_per_ip ?
+	    m->cfg.max_connections : 0, err, sizeof(err)) == -1) {
+		log_warnx("cannot start worker %u: %s; retrying in 1s",
+		    s->ws_index, err);
+		goto retry;
+	}
 	switch (pid = fork()) {
 	case -1:
 		log_warn("cannot fork worker %u; retrying in 1s", s->ws_index);
-		s->ws_state = SLOT_WAITING;
-		s->ws_respawn_at = m->loop.el_now + 1000;
-		return;
+		goto retry;
 	case 0:
 		worker_run(&a);
 		/* NOTREACHED */
@@ -147,6 +151,10 @@ master_spawn(struct master *m, struct worker_slot *s)
 		log_debug("worker %u started (pid %ld)", s->ws_index,
 		    (long)pid);
 	}
+	return;
+retry:
+	s->ws_state = SLOT_WAITING;
+	s->ws_respawn_at = m->loop.el_now + 1000;
 }
 
 /* Start a full generation of workers; the caller checked for room. */
@@ -578,7 +586,7 @@ master_init(struct master *m, const char *path, const struct echod_config *cfg,
 	    event_add(&m->loop, &m->ready_ev, EV_WANT_READ) == -1)
 		fatal("epoll_ctl");
 	if ((m->shared = shared_create()) == NULL)
-		fatal("mmap");
+		fatal("cannot make the memory shared with workers");
 	master_fd_limit(&m->cfg);
 	m->watchdog_ms = notify_watchdog_usec() / 1000;
 	m->next_watchdog = m->loop.el_now;

@@ -1,15 +1,17 @@
 /*
- * Memory shared between the master and its workers (an anonymous
- * MAP_SHARED mapping made before the first fork).
+ * Memory shared between the master and its workers, made before the
+ * first fork: connection counts per worker slot and, per slot, a table
+ * of connections per source address.
  *
  * Each worker writes only its own slot, so a worker that crashes can
- * leave nothing inconsistent behind: the master clears the slot before
- * reusing it, and totals are sums over the live slots.
+ * leave nothing behind that outlives it: the master clears the slot when
+ * it reaps the worker, and totals are sums over the slots.
  */
 #ifndef ECHOD_SHARED_H
 #define ECHOD_SHARED_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "echod.h"
@@ -53,52 +55,99 @@ stat_add(_Atomic uint64_t *c, uint64_t n)
 }
 
 /*
- * Connections per source address, one open-addressing table per worker
- * slot.  Only the worker in that slot writes it; others read it to sum a
- * source's connections across the daemon.  An entry is in use while its
- * count is non-zero.
+ * Where slot's per-source table lies in the memfd, and its seqlock.  The
+ * table is an open-addressing hash of struct ip_entry.  Its one writer
+ * (the slot's worker, or the master while no worker runs there) makes
+ * is_seq odd while it changes entries, is_off or is_cap and even after;
+ * a reader retries when is_seq was odd or changed while it read.
  */
-#define IPTAB_SIZE	16384	/* distinct sources one worker tracks */
-
-struct ip_entry {
-	uint8_t			 ie_addr[16];	/* IPv6, or v4-mapped */
-	_Atomic uint32_t	 ie_count;
+struct ip_slot {
+	_Atomic uint32_t	 is_seq;
+	_Atomic uint32_t	 is_cap;	/* entries, a power of 2; 0: none */
+	_Atomic uint64_t	 is_off;	/* bytes into the memfd */
 };
 
-struct ip_table {
-	struct ip_entry		 it_e[IPTAB_SIZE];
-};
-
-struct shared {
-	_Atomic uint32_t	 sh_slots;	/* slots in use: [0, sh_slots) */
-	struct worker_stats	 sh_stats[ECHOD_MAX_SLOTS];
-	struct worker_stats	 sh_gone;	/* of workers that exited; */
+/* The part every process sees (an anonymous MAP_SHARED mapping). */
+struct shared_area {
+	_Atomic uint32_t	 sa_slots;	/* slots in use: [0, sa_slots) */
+	_Atomic uint64_t	 sa_ip_size;	/* memfd bytes; only grows */
+	uint64_t		 sa_seed[2];	/* hash key, set before forking */
+	struct worker_stats	 sa_stats[ECHOD_MAX_SLOTS];
+	struct worker_stats	 sa_gone;	/* of workers that exited; */
 						/* the master writes it */
-	struct ip_table		*sh_ip;		/* ECHOD_MAX_SLOTS tables */
+	struct ip_slot		 sa_ip[ECHOD_MAX_SLOTS];
 };
 
 /*
- * Map the shared area, zeroed.  The per-source tables are reserved, not
- * committed: a page costs memory only once a worker touches it.  NULL
+ * One process's handle.  Forked children inherit a private copy, so each
+ * process maps the memfd (sh_ip_map) for itself and re-maps it once the
+ * master has grown it past what it maps.  Single-threaded use only.
+ */
+struct shared {
+	struct shared_area	*sh_area;
+	struct worker_stats	*sh_stats;	/* sh_area->sa_stats */
+	struct worker_stats	*sh_gone;	/* &sh_area->sa_gone */
+	int			 sh_ip_fd;	/* memfd of the per-source tables */
+	unsigned char		*sh_ip_map;	/* NULL while sh_ip_len is 0 */
+	size_t			 sh_ip_len;
+};
+
+/* shared_ip_count() could not read a table consistently. */
+#define SHARED_IP_UNAVAILABLE	UINT32_MAX
+
+/*
+ * Make the shared area, zeroed, with no per-source tables yet.  NULL
  * with errno on failure.
  */
 struct shared	*shared_create(void);
-/* Open connections of the whole daemon: the sum over the used slots. */
+/* Unmap and close everything of 'sh' in this process; NULL is a no-op. */
+void		 shared_free(struct shared *sh);
+
+/*
+ * Open connections of the whole daemon: the sum over the used slots.  A
+ * caller that published its own count just before must fence first (see
+ * shared_ip_count()).
+ */
 uint32_t	 shared_total_conns(struct shared *);
 /*
  * Master: add the counters of slot 'slot' (its worker is gone) to
  * sh_gone, so totals survive crashes and reloads, counted once.
  */
 void		 shared_fold_slot(struct shared *, uint32_t slot);
-/* Forget everything slot 'slot' recorded (its worker is gone). */
+
+/*
+ * Master, before forking a worker into 'slot': clear the slot and give
+ * it a per-source table that holds 'max_sources' distinct sources at a
+ * load of at most 3/4 (0: no table needed), and count the slot in sums
+ * from now on.  The slot's region is reused when big enough, else a new
+ * one is appended to the memfd and the old one's memory released.  0, or
+ * -1 with a message in 'err' (the memfd cannot grow, or cannot be mapped;
+ * nothing changed).  No worker may run in 'slot'.
+ */
+int		 shared_ip_prepare(struct shared *, uint32_t slot,
+		    uint32_t max_sources, char *err, size_t errlen);
+/*
+ * Master, once the worker in 'slot' is gone: forget its connections and
+ * sources, even when it died halfway through changing its table.
+ */
 void		 shared_clear_slot(struct shared *, uint32_t slot);
 
-/* Connections from 'addr' across all workers. */
+/*
+ * Connections from 'addr' (IPv6, or v4-mapped) across all slots, after a
+ * full fence as in shared_total_conns().  SHARED_IP_UNAVAILABLE when a
+ * table stayed mid-update for too long (its worker stopped or died
+ * there) or could not be mapped: greater than any limit, so a caller
+ * that compares refuses.
+ */
 uint32_t	 shared_ip_count(struct shared *, const uint8_t addr[16]);
-/* Slot 'slot' gained one from addr: 0, or -1 when its table is full. */
+/*
+ * The worker in 'slot' gained a connection from 'addr': 0, or -1 with
+ * *why set when its table cannot take one more source (full, which a
+ * prepared table never is within max_sources, or absent).
+ */
 int		 shared_ip_add(struct shared *, uint32_t slot,
-		    const uint8_t addr[16]);
-/* Slot 'slot' lost one from addr. */
+		    const uint8_t addr[16], const char **why);
+/* The worker in 'slot' lost a connection from 'addr'. */
 void		 shared_ip_remove(struct shared *, uint32_t slot,
 		    const uint8_t addr[16]);
 
