@@ -3,6 +3,8 @@ stay bounded), connection floods over max_connections, and one source
 address trying to take the whole service (max_connections_per_ip)."""
 
 import os
+import re
+import selectors
 import signal
 import socket
 import time
@@ -203,6 +205,57 @@ def body():
            "again, and no more" % lost)
     for s in again + fresh + other:
         s.close()
+    e.stop()
+
+    many_sources()
+
+
+def many_sources():
+    """More distinct sources than a worker's table used to hold (16,384),
+    all on one worker: each is admitted, and the limit still holds."""
+    n = 17000
+    e = Echod({"server": {"workers": "1", "max_connections": "20000",
+                          "backlog": "4096"},
+               "connection": {"max_connections_per_ip": "1"}}).start()
+    srcs = ["127.1.%d.%d" % (i // 250, 1 + i % 250) for i in range(n)]
+    socks = []
+    try:
+        for src in srcs:
+            socks.append(connect_from(src, e.port))
+        for s in socks:
+            s.sendall(b"x")
+        sel = selectors.DefaultSelector()
+        for s in socks:
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+        echoed = refused = 0
+        deadline = time.monotonic() + 60
+        while echoed + refused < n and time.monotonic() < deadline:
+            for key, _ in sel.select(1):
+                try:
+                    d = key.fileobj.recv(1)
+                except ConnectionResetError:
+                    d = b""
+                echoed += d == b"x"
+                refused += d == b""
+                sel.unregister(key.fileobj)
+        sel.close()
+        tap.ok(echoed == n, "%d connections from %d distinct sources to "
+               "one worker, max_connections_per_ip = 1: all served "
+               "(%d refused)" % (n, n, refused))
+        tap.eq(e.count_log(r"max_connections_per_ip|accept failed"), 0,
+               "nothing refused or failed is logged")
+        again = connect_from(srcs[-1], e.port)
+        socks.append(again)
+        tap.ok(not served(again), "a second connection from %s is still "
+               "refused" % srcs[-1])
+        n_log = e.count_log(r"max_connections_per_ip: 1 connections from "
+                            r"one address \(%s:\d+\)"
+                            % re.escape(srcs[-1]))
+        tap.eq(n_log, 1, "and logged as over the limit, naming it")
+    finally:
+        for s in socks:
+            s.close()
     e.stop()
 
 
