@@ -107,6 +107,38 @@ master_count(struct master *m, enum slot_state state)
 	return n;
 }
 
+/* Distinct sources a worker may have to count: all it can hold. */
+static uint32_t
+master_sources(const struct echod_config *cfg)
+{
+	return cfg->max_connections_per_ip ? cfg->max_connections : 0;
+}
+
+/*
+ * Give the slots the next generation will take (the free ones in order,
+ * counting those waiting for a respawn, which a reload frees) per-source
+ * tables for 'cfg' before committing to it: growing them is what can
+ * fail, and a generation that cannot start must not replace one that
+ * serves.
+ */
+static int
+master_prepare(struct master *m, const struct echod_config *cfg, char *err,
+    size_t errlen)
+{
+	unsigned	 i, n = 0;
+
+	for (i = 0; i < ECHOD_MAX_SLOTS && n < cfg->workers; i++) {
+		if (m->slots[i].ws_state != SLOT_FREE &&
+		    m->slots[i].ws_state != SLOT_WAITING)
+			continue;
+		if (shared_ip_prepare(m->shared, i, master_sources(cfg), err,
+		    errlen) == -1)
+			return -1;
+		n++;
+	}
+	return 0;
+}
+
 /* Fork one worker into slot s (its index and generation already set). */
 static void
 master_spawn(struct master *m, struct worker_slot *s)
@@ -129,9 +161,8 @@ master_spawn(struct master *m, struct worker_slot *s)
 	char			 err[160];
 	pid_t			 pid;
 
-	/* A worker holds at most max_connections, so that many sources. */
-	if (shared_ip_prepare(m->shared, slot, m->cfg.max_connections_per_ip ?
-	    m->cfg.max_connections : 0, err, sizeof(err)) == -1) {
+	if (shared_ip_prepare(m->shared, slot, master_sources(&m->cfg), err,
+	    sizeof(err)) == -1) {
 		log_warnx("cannot start worker %u: %s; retrying in 1s",
 		    s->ws_index, err);
 		goto retry;
@@ -407,6 +438,11 @@ master_reload(struct master *m)
 		    master_count(m, SLOT_RETIRING));
 		goto keep;
 	}
+	if (master_prepare(m, &next, err, sizeof(err)) == -1) {
+		log_event(LOG_ERR, MSGID_RELOAD_FAILED, NULL, "reload failed: "
+		    "%s", err);
+		goto keep;
+	}
 	if (listen_update(m->listeners, &m->cfg, &next, err, sizeof(err))
 	    == -1) {
 		log_event(LOG_ERR, MSGID_RELOAD_FAILED, NULL,
@@ -598,8 +634,11 @@ master_run(const char *path, const struct echod_config *cfg,
     struct listen_set *listeners)
 {
 	static struct master	 m;	/* large: keep it off the stack */
+	char			 err[160];
 
 	master_init(&m, path, cfg, listeners);
+	if (master_prepare(&m, &m.cfg, err, sizeof(err)) == -1)
+		fatalx("cannot start the workers: %s", err);
 	master_spawn_generation(&m);
 
 	for (;;) {

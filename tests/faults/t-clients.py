@@ -4,6 +4,7 @@ address trying to take the whole service (max_connections_per_ip)."""
 
 import os
 import re
+import resource
 import selectors
 import signal
 import socket
@@ -208,6 +209,7 @@ def body():
     e.stop()
 
     many_sources()
+    tables_cannot_grow()
 
 
 def many_sources():
@@ -256,6 +258,44 @@ def many_sources():
     finally:
         for s in socks:
             s.close()
+    e.stop()
+
+
+def tables_cannot_grow():
+    """Per-source tables that cannot grow (a file size limit here): echod
+    refuses to start, and a reload that needs bigger ones is refused while
+    the running workers go on serving."""
+    def small_files():
+        lim = 4 << 20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (lim, lim))
+
+    big = {"server": {"workers": "2", "max_connections": "1000000"},
+           "connection": {"max_connections_per_ip": "1"}}
+    e = Echod(big).start(wait_ready=False, preexec_fn=small_files)
+    tap.eq(e.wait_exit(), 1, "tables for max_connections = 1000000 over "
+           "a 4 MiB file size limit: echod exits 1")
+    tap.ok(re.search(r"cannot start the workers: per-source tables would "
+                     r"take \d+ bytes, over the file size limit "
+                     r"\(RLIMIT_FSIZE\)", e.log()), "saying why",
+           e.log()[-2000:])
+
+    e = Echod({"server": {"workers": "2", "max_connections": "1000"},
+               "connection": {"max_connections_per_ip": "1"}})
+    e.start(preexec_fn=small_files)
+    workers = e.wait_workers(2)
+    held = connect_from("127.0.0.5", e.port)
+    e.write_config(big)
+    e.signal(signal.SIGHUP)
+    e.wait_log(r"reload failed: per-source tables would take .* "
+               r"\(RLIMIT_FSIZE\)")
+    e.wait_log(r"keeping the running configuration")
+    tap.ok(sorted(e.workers()) == sorted(workers) and served(held),
+           "a reload needing tables too big is refused; the workers and "
+           "their connections go on")
+    fresh = connect_from("127.0.0.6", e.port)
+    tap.ok(served(fresh), "and new clients are served")
+    held.close()
+    fresh.close()
     e.stop()
 
 
