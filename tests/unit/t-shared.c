@@ -316,7 +316,8 @@ test_consistency(struct shared *sh)
 				atomic_fetch_add(&gen[n], 1);
 				del(sh, 0, 6000 + n);
 				used--;
-			} else if (used < CONS_FILL && add(sh, 0, 6000 + n) == 0) {
+			} else if (used < CONS_FILL &&
+			    add(sh, 0, 6000 + n) == 0) {
 				atomic_fetch_add(&gen[n], 1);
 				used++;
 			}
@@ -453,7 +454,8 @@ test_limits(struct shared *sh)
 	if ((pid = fork()) == 0) {
 		struct rlimit	 rl = { 1 << 20, 1 << 20 };
 		uint64_t	 size = atomic_load(&sh->sh_area->sa_ip_size);
-		uint32_t	 cap = atomic_load(&sh->sh_area->sa_ip[7].is_cap);
+		struct ip_slot	*is = &sh->sh_area->sa_ip[7];
+		uint32_t	 cap = atomic_load(&is->is_cap);
 		int		 r;
 
 		if (setrlimit(RLIMIT_FSIZE, &rl) == -1)
@@ -463,7 +465,7 @@ test_limits(struct shared *sh)
 		fflush(stdout);
 		_exit(r == -1 && strstr(err, "RLIMIT_FSIZE") != NULL &&
 		    atomic_load(&sh->sh_area->sa_ip_size) == size &&
-		    atomic_load(&sh->sh_area->sa_ip[7].is_cap) == cap ? 0 : 1);
+		    atomic_load(&is->is_cap) == cap ? 0 : 1);
 	}
 	st = wait_child(pid, 0, 10000);
 	ok(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "with a file "
@@ -625,7 +627,8 @@ main(void)
 {
 	struct shared	*sh;
 
-	alarm(300);	/* a reader that hangs fails the test, not the build */
+	/* A reader that hangs fails the test instead of the build. */
+	alarm(300);
 	if ((sh = shared_create()) == NULL) {
 		printf("Bail out! shared_create: %s\n", strerror(errno));
 		return 1;
