@@ -37,8 +37,9 @@
 /*
  * Append-only regions that at least double when they grow take at most
  * twice the largest one per slot: 512 slots x 2 x 48 MiB (2^21 entries
- * for max_connections = 1,000,000) is 48 GiB.  Only the pages a table
- * touched use memory.
+ * for max_connections = 1,000,000) is 48 GiB of file.  Only the pages
+ * that a writer or a reader's probe touched use memory, until the master
+ * clears the slot.
  */
 #define IP_MAX_BYTES	(64ULL << 30)
 #define READ_SPINS	100	/* quick retries before yielding */
@@ -50,6 +51,9 @@ struct ip_entry {
 };
 
 _Static_assert(sizeof(struct ip_entry) == 24, "ip_entry is 24 bytes");
+/* A lock behind an atomic would be private to each process. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
+    "the shared tables need lock-free atomics");
 
 struct shared *
 shared_create(void)
