@@ -121,8 +121,9 @@ void		 shared_fold_slot(struct shared *, uint32_t slot);
  * load of at most 3/4 (0: no table needed), and count the slot in sums
  * from now on.  The slot's region is reused when big enough, else a new
  * one is appended to the memfd and the old one's memory released.  0, or
- * -1 with a message in 'err' (the memfd cannot grow, or cannot be mapped;
- * nothing changed).  No worker may run in 'slot'.
+ * -1 with a message in 'err' (too many sources, or the memfd cannot grow
+ * or be mapped): the slot is then cleared but keeps its old table.  No
+ * worker may run in 'slot'.
  */
 int		 shared_ip_prepare(struct shared *, uint32_t slot,
 		    uint32_t max_sources, char *err, size_t errlen);
@@ -133,8 +134,10 @@ int		 shared_ip_prepare(struct shared *, uint32_t slot,
 void		 shared_clear_slot(struct shared *, uint32_t slot);
 
 /*
- * Connections from 'addr' (IPv6, or v4-mapped) across all slots, after a
- * full fence as in shared_total_conns().  SHARED_IP_UNAVAILABLE when a
+ * Connections from 'addr' (IPv6, or v4-mapped) across all slots.  A full
+ * fence comes first, so a place the caller took with shared_ip_add() just
+ * before is ordered before the reads: of two workers racing for the last
+ * place, at least one sees the other's.  SHARED_IP_UNAVAILABLE when a
  * table stayed mid-update for too long (its worker stopped or died
  * there) or could not be mapped: greater than any limit, so a caller
  * that compares refuses.
