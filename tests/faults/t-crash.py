@@ -13,7 +13,7 @@ import struct
 import threading
 import time
 
-from echodtest import Echod, ZombieWatch, children, connect, \
+from echodtest import Echod, ZombieWatch, connect, \
     env_under_ptrace, recv_exact, run_test, spawn, \
     socket_owners, tap, wait_for
 
@@ -168,16 +168,21 @@ def body():
            "\n".join(bad[:10]))
     e.stop()
 
-    # Crash loop: every worker dies at start (strace makes epoll_create1
-    # fail in each).  The master must back off, not fork-loop.
+    # Crash loop: every worker dies at start (strace, attached to the
+    # master, makes epoll_create1 fail in each new worker; the master
+    # makes no more such calls once it runs).  The master must back off,
+    # not fork-loop.
     if STRACE is None:
         tap.ok(False, "strace is needed for the crash-loop test")
         return
     e = Echod({"server": {"workers": "1"}})
-    e.start(argv_prefix=[STRACE, "-f", "-qq", "-o", "/dev/null",
-                         "-e", "trace=epoll_create1",
-                         "-e", "inject=epoll_create1:error=EMFILE"],
-            env=env_under_ptrace(), wait_ready=False)
+    e.start(env=env_under_ptrace())
+    worker = e.wait_workers(1)[0]
+    tr = spawn([STRACE, "-f", "-qq", "-o", "/dev/null", "-p", str(e.pid),
+                "-e", "trace=epoll_create1",
+                "-e", "inject=epoll_create1:error=EMFILE"])
+    wait_for(lambda: _traced(e.pid), 5, "strace to attach")
+    os.kill(worker, signal.SIGKILL)
     e.wait_log(r"it keeps dying \(5 times in a row within 10 s of "
                r"starting\): respawning in 1000 ms")
     tap.ok(True, "a crash loop triggers the respawn back-off, logged")
@@ -189,9 +194,22 @@ def body():
     tap.ok(2.5 < took < 6 and n1 - n0 == 2, "the back-off doubles "
            "(1 s, 2 s, 4 s): %d deaths in %.1f s, not a fork storm"
            % (n1 - n0, took))
-    master = wait_for(lambda: children(e.pid), 5, "echod under strace")[0]
-    os.kill(master, signal.SIGTERM)
+    tr.send_signal(signal.SIGINT)
+    tr.wait(5)
+    wait_for(lambda: not _traced(e.pid), 5, "strace to detach")
+    e.signal(signal.SIGTERM)
     tap.eq(e.wait_exit(10), 0, "SIGTERM still stops it cleanly")
+
+
+def _traced(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("TracerPid:"):
+                    return int(line.split()[1]) != 0
+    except FileNotFoundError:
+        pass
+    return False
 
 
 run_test(body)
