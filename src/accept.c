@@ -69,6 +69,7 @@ accept_start(struct worker *w)
 	as->as_source_burst.lb_what = "max_connections_per_ip";
 	as->as_fd_burst.lb_what = "accept paused";
 	as->as_err_burst.lb_what = "accept failed";
+	as->as_proxy_burst.lb_what = "PROXY header refused";
 	as->as_n = 0;
 	for (i = 0; i < ls->n; i++) {
 		if (ls->ls[i].l_kind != LISTEN_ECHO &&
@@ -128,6 +129,8 @@ accept_tick(struct worker *w)
 		next = t;
 	if ((t = log_burst_tick(&as->as_err_burst, w->w_loop.el_now)) < next)
 		next = t;
+	if ((t = log_burst_tick(&as->as_proxy_burst, w->w_loop.el_now)) < next)
+		next = t;
 	return next;
 }
 
@@ -156,8 +159,8 @@ source_key(const struct sockaddr *sa, uint8_t key[16])
  * the last place may both refuse but never both admit.  Returns 0 when
  * the connection may stay (and holds its place), or why not.
  */
-static int
-accept_source_admit(struct worker *w, struct conn *c,
+int
+accept_admit_source(struct worker *w, struct conn *c,
     const struct sockaddr *sa, enum conn_end *why)
 {
 	struct shared	*sh = w->w_args->wa_shared;
@@ -202,7 +205,8 @@ accept_source_admit(struct worker *w, struct conn *c,
 }
 
 static void
-accept_one(struct worker *w, int fd, const struct sockaddr *sa)
+accept_one(struct worker *w, int fd, const struct sockaddr *sa,
+    enum listen_kind kind)
 {
 	struct accept_state	*as = &w->w_accept;
 	struct conn		*c;
@@ -241,7 +245,19 @@ accept_one(struct worker *w, int fd, const struct sockaddr *sa)
 		else
 			(void)sockopt_set_stream(fd, w->w_cfg);
 	}
-	if (accept_source_admit(w, c, sa, &why) == -1) {
+	if (kind == LISTEN_PROXY) {
+		/* Only a trusted balancer may say who the client is. */
+		if (!cidr_match(w->w_cfg->proxy_trusted,
+		    w->w_cfg->proxy_ntrusted, sa))
+			conn_refuse_proxy(w, c, PROXY_REFUSED_UNTRUSTED);
+		else if (conn_start_proxied(w, c) == -1) {
+			log_burst(&as->as_err_burst, w->w_loop.el_now,
+			    "epoll_ctl: %s", strerror(errno));
+			conn_close(w, c, END_REFUSED_ERROR, strerror(errno));
+		}
+		return;
+	}
+	if (accept_admit_source(w, c, sa, &why) == -1) {
 		conn_close(w, c, why, NULL);
 		return;
 	}
@@ -282,7 +298,7 @@ accept_on_event(struct event_loop *loop, struct event *ev, unsigned what)
 		fd = accept4(al->al_ev.ev_fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1) {
-			accept_one(w, fd, (struct sockaddr *)&ss);
+			accept_one(w, fd, (struct sockaddr *)&ss, al->al_kind);
 			continue;
 		}
 		switch (errno) {

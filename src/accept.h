@@ -15,8 +15,10 @@
 #include "event.h"
 #include "listen.h"
 #include "log.h"
+#include "shared.h"
 
 struct worker;
+struct conn;
 
 struct accept_listener {
 	struct event	 al_ev;		/* first: the loop's handle */
@@ -30,7 +32,7 @@ struct accept_state {
 	uint64_t		 as_resume_at;	/* paused until; 0: not */
 	bool			 as_opts_seen;	/* inherited options seen */
 	struct log_burst	 as_limit_burst, as_source_burst,
-				 as_fd_burst, as_err_burst;
+				 as_fd_burst, as_err_burst, as_proxy_burst;
 };
 
 /*
@@ -40,6 +42,13 @@ struct accept_state {
 void		 accept_start(struct worker *);
 /* Close the listeners for good (stop, retirement). */
 void		 accept_close(struct worker *);
+/*
+ * max_connections_per_ip for a connection whose client is 'sa' (from
+ * accept, or from its PROXY header): take its place in the shared count.
+ * 0, or -1 with *why to close it with.
+ */
+int		 accept_admit_source(struct worker *, struct conn *,
+		    const struct sockaddr *sa, enum conn_end *why);
 /* A connection closed: a paused accept may resume at once. */
 void		 accept_fd_freed(struct worker *);
 /* Resume accepting when a pause is over; log the end of bursts.

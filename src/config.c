@@ -30,7 +30,7 @@
 #define INIH_MAX_LINE	200	/* inih's fixed line buffer */
 
 enum value_type {
-	T_LISTEN, T_WORKERS, T_UINT, T_DURATION, T_SECONDS, T_SIZE, T_BOOL,
+	T_LISTEN, T_CIDRS, T_WORKERS, T_UINT, T_DURATION, T_SECONDS, T_SIZE, T_BOOL,
 	T_LEVEL, T_TARGET,
 };
 
@@ -83,6 +83,11 @@ static const struct key_def keys[] = {
 	    LISTEN_ALLOWED },
 	{ "proxy", "listen", T_LISTEN, OFF(proxy_listen), 0, 0,
 	    LISTEN_ALLOWED },
+	{ "proxy", "trusted", T_CIDRS, OFF(proxy_trusted), 0, 0,
+	    "a comma-separated list of networks (10.0.0.0/8, 2001:db8::/32) "
+	    "or addresses" },
+	{ "proxy", "timeout", T_DURATION, OFF(proxy_timeout_ms), 100, 60000,
+	    "100ms to 60s" },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -154,6 +159,7 @@ config_defaults(struct echod_config *cfg)
 	cfg->backlog = 511;
 	cfg->shutdown_timeout_ms = 10000;
 	cfg->drain_idle_ms = 1000;
+	cfg->proxy_timeout_ms = 3000;
 	cfg->buffer_size = 64 * 1024;
 	cfg->idle_timeout_ms = 5 * 60000;
 	cfg->keepalive = true;
@@ -181,6 +187,9 @@ parse_value(const struct key_def *k, const char *value, void *field,
 			return -1;
 		((struct listen_list *)field)->ll_n = n;
 		return 0;
+	case T_CIDRS:
+		return parse_cidr_list(value, cfg->proxy_trusted,
+		    ECHOD_MAX_TRUSTED, &cfg->proxy_ntrusted, err, errlen);
 	case T_WORKERS:
 		if (strcmp(value, "auto") == 0) {
 			cfg->workers_auto = true;
@@ -471,6 +480,12 @@ config_check(struct parse_ctx *ctx)
 	struct echod_config	*cfg = ctx->cfg;
 
 	config_check_overlap(ctx);
+	/* A PROXY header says who the client is: only believe the balancer. */
+	if (cfg->proxy_listen.ll_n > 0 && cfg->proxy_ntrusted == 0)
+		add_error(ctx->errs, ctx->name, listen_line(ctx, "proxy"),
+		    "[proxy] listen is set but [proxy] trusted is not: say "
+		    "which addresses may send PROXY headers (the load "
+		    "balancers)");
 	if (cfg->workers_auto) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 

@@ -26,6 +26,9 @@ struct echod_config {
 	struct listen_list	 udp_listen;		/* [udp] */
 	struct listen_list	 metrics_listen;	/* [metrics] */
 	struct listen_list	 proxy_listen;		/* [proxy] */
+	struct cidr		 proxy_trusted[ECHOD_MAX_TRUSTED];
+	size_t			 proxy_ntrusted;
+	uint64_t		 proxy_timeout_ms;
 	unsigned		 workers;	/* "auto" already resolved */
 	bool			 workers_auto;
 	unsigned		 max_connections;

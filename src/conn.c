@@ -14,8 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "conn.h"
 #include "log.h"
+#include "proxy.h"
 #include "worker.h"
 
 #define ECHO_BUDGET	(256 * 1024)	/* bytes read per turn: fairness */
@@ -31,6 +33,7 @@ static const struct {
 	    "per-source count unavailable" },
 	[END_REFUSED_MEMORY] = { "out_of_memory", "out of memory" },
 	[END_REFUSED_ERROR] = { "error", "cannot watch it" },
+	[END_REFUSED_PROXY] = { "proxy", "PROXY header refused" },
 	[END_CLIENT] = { "client", "closed by client" },
 	[END_IDLE] = { "idle_timeout", "idle timeout" },
 	[END_ERROR] = { "error", "error" },
@@ -38,11 +41,56 @@ static const struct {
 };
 
 static void	conn_on_event(struct event_loop *, struct event *, unsigned);
+static void	conn_echo(struct worker *, struct conn *);
 
 const char *
 conn_end_label(enum conn_end why)
 {
 	return conn_ends[why].label;
+}
+
+const char *
+conn_proxy_label(int reason)
+{
+	switch (reason) {
+	case PROXY_REFUSED_UNTRUSTED:
+		return "untrusted";
+	case PROXY_REFUSED_TIMEOUT:
+		return "timeout";
+	case PROXY_REFUSED_CLOSED:
+		return "closed";
+	default:
+		return proxy_reason_label((enum proxy_reason)reason);
+	}
+}
+
+static const char *
+conn_proxy_text(int reason)
+{
+	switch (reason) {
+	case PROXY_REFUSED_UNTRUSTED:
+		return "the peer is not in [proxy] trusted";
+	case PROXY_REFUSED_TIMEOUT:
+		return "no complete PROXY header within [proxy] timeout";
+	case PROXY_REFUSED_CLOSED:
+		return "closed before a complete PROXY header";
+	default:
+		return proxy_reason_text((enum proxy_reason)reason);
+	}
+}
+
+/* The list a connection is on in its state. */
+static struct timer_list *
+conn_list(struct worker *w, const struct conn *c)
+{
+	switch (c->c_state) {
+	case CONN_HEADER:
+		return &w->w_header;
+	case CONN_ECHO:
+		return &w->w_idle;
+	default:
+		return &w->w_ending;
+	}
 }
 
 static struct conn *
@@ -74,24 +122,129 @@ conn_new(struct worker *w, int fd)
 	return c;
 }
 
+/* An admitted connection starts echoing; 'via' is the balancer. */
+static void
+conn_serve(struct worker *w, struct conn *c, const struct sockaddr *peer,
+    const struct sockaddr *via)
+{
+	char	 addr[72], vaddr[72], fields[200];
+
+	c->c_state = CONN_ECHO;
+	stat_add(&w->w_stats->ws_accepted, 1);
+	timer_touch(&w->w_idle, &c->c_timer, w->w_loop.el_now);
+	if (!w->w_cfg->log_connections)
+		return;
+	addr_format(peer, addr, sizeof(addr));
+	if ((c->c_peer = strdup(addr)) == NULL)
+		return;
+	if (via == NULL) {
+		snprintf(fields, sizeof(fields), "REMOTE_ADDR=%s", addr);
+		log_event(LOG_INFO, NULL, fields, "connection from %s", addr);
+		return;
+	}
+	addr_format(via, vaddr, sizeof(vaddr));
+	c->c_via = strdup(vaddr);
+	snprintf(fields, sizeof(fields), "REMOTE_ADDR=%s\nPROXY_ADDR=%s",
+	    addr, vaddr);
+	log_event(LOG_INFO, NULL, fields, "connection from %s (via %s)", addr,
+	    vaddr);
+}
+
 int
 conn_start(struct worker *w, struct conn *c, const struct sockaddr *peer)
 {
-	char	 addr[72], field[96];
-
 	if (event_add(&w->w_loop, &c->c_ev, EV_WANT_ALL | EV_EDGE) == -1)
 		return -1;
-	stat_add(&w->w_stats->ws_accepted, 1);
-	timer_touch(&w->w_idle, &c->c_timer, w->w_loop.el_now);
-	if (w->w_cfg->log_connections) {
-		addr_format(peer, addr, sizeof(addr));
-		if ((c->c_peer = strdup(addr)) != NULL) {
-			snprintf(field, sizeof(field), "REMOTE_ADDR=%s", addr);
-			log_event(LOG_INFO, NULL, field, "connection from %s",
-			    addr);
-		}
-	}
+	conn_serve(w, c, peer, NULL);
 	return 0;
+}
+
+int
+conn_start_proxied(struct worker *w, struct conn *c)
+{
+	if (event_add(&w->w_loop, &c->c_ev, EV_WANT_ALL | EV_EDGE) == -1)
+		return -1;
+	c->c_state = CONN_HEADER;
+	timer_touch(&w->w_header, &c->c_timer, w->w_loop.el_now);
+	return 0;
+}
+
+void
+conn_refuse_proxy(struct worker *w, struct conn *c, int reason)
+{
+	char	 peer[72] = "?";
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(c->c_ev.ev_fd, (struct sockaddr *)&ss, &len) == 0)
+		addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
+	log_burst(&w->w_accept.as_proxy_burst, w->w_loop.el_now, "from %s: "
+	    "%s; closing such connections at once", peer,
+	    conn_proxy_text(reason));
+	stat_add(&w->w_stats->ws_proxy[reason], 1);
+	conn_close(w, c, END_REFUSED_PROXY, conn_proxy_label(reason));
+}
+
+/*
+ * Read the PROXY header, never a byte more: peek at what has come, and
+ * once the parser has a whole header, consume exactly its length.  The
+ * client's first bytes, if they came in the same segment, stay in the
+ * socket and are echoed next.
+ */
+static void
+conn_read_header(struct worker *w, struct conn *c)
+{
+	struct proxy_header	 h;
+	struct sockaddr_storage	 peer;
+	socklen_t		 len = sizeof(peer);
+	uint8_t			 buf[PROXY_MAX_LEN];
+	int			 fd = c->c_ev.ev_fd;
+	enum conn_end		 why;
+	ssize_t			 n;
+
+	do
+		n = recv(fd, buf, sizeof(buf), MSG_PEEK);
+	while (n == -1 && errno == EINTR);
+	if (n == 0) {
+		conn_refuse_proxy(w, c, PROXY_REFUSED_CLOSED);
+		return;
+	}
+	if (n == -1) {
+		if (errno == EAGAIN)
+			c->c_echo.e_flags &= ~ECHO_READABLE;
+		else
+			conn_close(w, c, END_ERROR, strerror(errno));
+		return;
+	}
+	switch (proxy_parse(buf, (size_t)n, &h)) {
+	case PROXY_NEED_MORE:
+		/* The rest comes with the next edge. */
+		c->c_echo.e_flags &= ~ECHO_READABLE;
+		return;
+	case PROXY_INVALID:
+		conn_refuse_proxy(w, c, h.ph_reason);
+		return;
+	case PROXY_DONE:
+		break;
+	}
+	if (recv(fd, buf, h.ph_len, 0) != (ssize_t)h.ph_len ||
+	    getpeername(fd, (struct sockaddr *)&peer, &len) == -1) {
+		conn_close(w, c, END_ERROR, strerror(errno));
+		return;
+	}
+	stat_add(&w->w_stats->ws_bytes_in, h.ph_len);
+	timer_remove(&w->w_header, &c->c_timer);
+	/* LOCAL and UNKNOWN (health checks): the connection's own peer. */
+	if (h.ph_local)
+		memcpy(&h.ph_src, &peer, sizeof(peer));
+	if (accept_admit_source(w, c, (struct sockaddr *)&h.ph_src, &why)
+	    == -1) {
+		conn_close(w, c, why, NULL);
+		return;
+	}
+	conn_serve(w, c, (struct sockaddr *)&h.ph_src,
+	    (struct sockaddr *)&peer);
+	conn_echo(w, c);
 }
 
 void
@@ -116,8 +269,7 @@ conn_close(struct worker *w, struct conn *c, enum conn_end why,
 		log_debug("connection %d closed: %s (%llu bytes echoed)",
 		    c->c_ev.ev_fd, reason,
 		    (unsigned long long)c->c_echo.e_out);
-	timer_remove(c->c_state == CONN_ECHO ? &w->w_idle : &w->w_ending,
-	    &c->c_timer);
+	timer_remove(conn_list(w, c), &c->c_timer);
 	if (c->c_flags & CONN_COUNTED)
 		shared_ip_remove(w->w_args->wa_shared, w->w_args->wa_slot,
 		    c->c_src);
@@ -143,6 +295,7 @@ conn_free_closed(struct worker *w)
 		timer_remove(&w->w_closed, n);
 		c = conn_of(n);
 		free(c->c_peer);
+		free(c->c_via);
 		free(c);
 	}
 }
@@ -258,6 +411,9 @@ conn_on_event(struct event_loop *loop, struct event *ev, unsigned what)
 
 	echo_note(&c->c_echo, what);
 	switch (c->c_state) {
+	case CONN_HEADER:
+		conn_read_header(w, c);
+		break;
 	case CONN_ECHO:
 		/* A busy one gets its turn after this batch. */
 		if (!(c->c_flags & CONN_BUSY))
@@ -290,16 +446,26 @@ uint64_t
 conn_expire_idle(struct worker *w)
 {
 	uint64_t		 timeout = w->w_cfg->idle_timeout_ms;
+	uint64_t		 late = w->w_cfg->proxy_timeout_ms;
+	uint64_t		 now = w->w_loop.el_now, next = UINT64_MAX;
 	struct timer_node	*n;
 
+	while ((n = timer_oldest(&w->w_header)) != NULL) {
+		if (n->tn_last + late > now) {
+			next = n->tn_last + late;
+			break;
+		}
+		conn_refuse_proxy(w, conn_of(n), PROXY_REFUSED_TIMEOUT);
+	}
 	if (timeout == 0)
-		return UINT64_MAX;
+		return next;
 	while ((n = timer_oldest(&w->w_idle)) != NULL) {
-		if (n->tn_last + timeout > w->w_loop.el_now)
-			return n->tn_last + timeout;
+		if (n->tn_last + timeout > now)
+			return n->tn_last + timeout < next ?
+			    n->tn_last + timeout : next;
 		conn_close(w, conn_of(n), END_IDLE, NULL);
 	}
-	return UINT64_MAX;
+	return next;
 }
 
 void

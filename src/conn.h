@@ -1,7 +1,8 @@
 /*
  * One client connection in a worker, from admission to teardown.
  *
- * States: ECHO (serving), ENDING (a stop ends it: what is buffered is
+ * States: HEADER (on a PROXY socket, waiting for the PROXY header that
+ * names the client), ECHO (serving), ENDING (a stop ends it: what is buffered is
  * still written, nothing more is echoed), LINGER (half-closed by us:
  * input is read and thrown away until the client has everything), and
  * CLOSED (torn down; freed once the current turn of the loop is over,
@@ -23,6 +24,7 @@
 struct worker;
 
 enum conn_state {
+	CONN_HEADER,
 	CONN_ECHO,
 	CONN_ENDING,
 	CONN_LINGER,
@@ -37,9 +39,11 @@ struct conn {
 	enum conn_state	 c_state;
 	uint32_t	 c_flags;
 	struct echo	 c_echo;
-	struct timer_node c_timer;	/* in w_idle, w_ending or w_closed */
+	struct timer_node c_timer;	/* in w_header, w_idle, w_ending or */
+					/* w_closed, by state */
 	struct conn	*c_busy_next;
 	char		*c_peer;	/* only when connections are logged */
+	char		*c_via;		/* the balancer, behind PROXY: ditto */
 	uint8_t		 c_src[16];	/* source, for max_connections_per_ip */
 };
 
@@ -55,6 +59,15 @@ struct conn	*conn_new(struct worker *, int fd);
  */
 int		 conn_start(struct worker *, struct conn *,
 		    const struct sockaddr *peer);
+/*
+ * A connection on a PROXY socket from a trusted balancer: watch it and
+ * wait, up to [proxy] timeout, for the header that names the client.
+ * Admission by source then uses that client.  0, or -1 with errno (the
+ * caller then closes it with END_REFUSED_ERROR).
+ */
+int		 conn_start_proxied(struct worker *, struct conn *);
+/* Refuse a PROXY connection: PROXY_R_* or PROXY_REFUSED_* says why. */
+void		 conn_refuse_proxy(struct worker *, struct conn *, int reason);
 /*
  * The one teardown: release descriptor, list membership, per-source
  * place, buffer and counters, and log why.  'detail' (may be NULL)
@@ -73,8 +86,8 @@ void		 conn_end(struct worker *, struct conn *);
 
 /* Give connections that used up their read budget another turn. */
 void		 conn_run_busy(struct worker *);
-/* Close connections idle for idle_timeout.  Returns the next expiry
- * (ms), or UINT64_MAX. */
+/* Close connections idle for idle_timeout, and those whose PROXY header
+ * is late.  Returns the next expiry (ms), or UINT64_MAX. */
 uint64_t	 conn_expire_idle(struct worker *);
 /*
  * During a stop: end connections quiet for drain_idle with nothing
@@ -88,5 +101,7 @@ void		 conn_free_closed(struct worker *);
 
 /* "max_connections", ...: the metrics label of an end. */
 const char	*conn_end_label(enum conn_end);
+/* "untrusted", "timeout", "v1_syntax", ...: of a PROXY refusal. */
+const char	*conn_proxy_label(int reason);
 
 #endif

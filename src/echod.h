@@ -13,6 +13,7 @@ enum echod_exit {
 };
 
 #define ECHOD_MAX_LISTEN	16	/* listening sockets, bound or passed */
+#define ECHOD_MAX_TRUSTED	64	/* [proxy] trusted networks */
 #define ECHOD_MAX_WORKERS	256	/* workers per generation */
 #define ECHOD_MAX_SLOTS		768	/* live workers: three generations */
 

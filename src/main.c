@@ -135,5 +135,12 @@ main(int argc, char *argv[])
 	log_init(cfg.log_target, cfg.log_level, "master");
 	if (listen_acquire(&cfg, &listeners, err, sizeof(err)) == -1)
 		fatalx("not starting: %s", err);
+	if (listen_count(&listeners, LISTEN_PROXY) > 0 &&
+	    cfg.proxy_ntrusted == 0) {
+		log_warnx("not starting: systemd passed a \"proxy\" socket "
+		    "but [proxy] trusted in %s is not set: say which addresses "
+		    "may send PROXY headers", path);
+		return ECHOD_EXIT_CONFIG;
+	}
 	return master_run(path, &cfg, &listeners);
 }

@@ -425,6 +425,13 @@ master_reload(struct master *m)
 			    "reload failed: %u more problems", errs.dropped);
 		goto keep;
 	}
+	if (listen_count(m->listeners, LISTEN_PROXY) > 0 &&
+	    next.proxy_ntrusted == 0 && m->listeners->passed) {
+		log_event(LOG_ERR, MSGID_RELOAD_FAILED, NULL, "reload failed: "
+		    "systemd passed a \"proxy\" socket but [proxy] trusted is "
+		    "not set");
+		goto keep;
+	}
 	/*
 	 * Old workers keep their slots while they drain.  Count only the
 	 * living: reap first, since a signal read together with this

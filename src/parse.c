@@ -377,6 +377,149 @@ parse_listen(const char *s, struct listen_addr *out, size_t max, size_t *n,
 	return 0;
 }
 
+static const uint8_t v4mapped[12] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+};
+
+static int
+cidr_one(const char *item, struct cidr *c, char *err, size_t errlen)
+{
+	char		 host[64];
+	const char	*slash = strchr(item, '/');
+	uint64_t	 bits;
+	size_t		 hlen = slash ? (size_t)(slash - item) : strlen(item);
+	struct in_addr	 a4;
+	unsigned	 max, i, b;
+
+	if (hlen >= sizeof(host)) {
+		snprintf(err, errlen, "'%.64s': address too long", item);
+		return -1;
+	}
+	memcpy(host, item, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, &a4) == 1) {
+		memcpy(c->ci_addr, v4mapped, 12);
+		memcpy(c->ci_addr + 12, &a4, 4);
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, c->ci_addr) == 1) {
+		if (memcmp(c->ci_addr, v4mapped, 12) == 0) {
+			snprintf(err, errlen, "'%.64s' is an IPv4-mapped "
+			    "address; write it as IPv4", host);
+			return -1;
+		}
+		max = 128;
+	} else {
+		snprintf(err, errlen, "'%.64s' is not an IPv4 or IPv6 address",
+		    host);
+		return -1;
+	}
+	bits = max;
+	if (slash != NULL && (parse_uint(slash + 1, &bits, err, errlen) == -1 ||
+	    bits > max)) {
+		snprintf(err, errlen, "'%.64s': prefix length must be 0 to %u",
+		    item, max);
+		return -1;
+	}
+	c->ci_bits = (uint8_t)(bits + (max == 32 ? 96 : 0));
+	/* Host bits set are a typo more often than not: refuse them. */
+	for (i = c->ci_bits; i < 128; i++) {
+		b = c->ci_addr[i / 8] & (0x80u >> (i % 8));
+		if (b != 0) {
+			snprintf(err, errlen, "'%.64s' has host bits set "
+			    "beyond /%u", item, (unsigned)bits);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+parse_cidr_list(const char *s, struct cidr *out, size_t max, size_t *n,
+    char *err, size_t errlen)
+{
+	char	 item[128];
+	size_t	 len;
+
+	*n = 0;
+	while (*s != '\0') {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		len = strcspn(s, ",");
+		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		if (len == 0) {
+			snprintf(err, errlen, "empty network in list");
+			return -1;
+		}
+		if (len >= sizeof(item)) {
+			snprintf(err, errlen, "network too long");
+			return -1;
+		}
+		if (*n == max) {
+			snprintf(err, errlen, "too many networks (at most %zu)",
+			    max);
+			return -1;
+		}
+		memcpy(item, s, len);
+		item[len] = '\0';
+		if (cidr_one(item, &out[*n], err, errlen) == -1)
+			return -1;
+		(*n)++;
+		s += strcspn(s, ",");
+		if (*s == ',' && *++s == '\0') {
+			snprintf(err, errlen, "trailing comma");
+			return -1;
+		}
+	}
+	if (*n == 0) {
+		snprintf(err, errlen, "no network given");
+		return -1;
+	}
+	return 0;
+}
+
+bool
+cidr_match(const struct cidr *c, size_t n, const struct sockaddr *sa)
+{
+	uint8_t		 a[16];
+	size_t		 i;
+	unsigned	 full, rest;
+
+	if (sa->sa_family == AF_INET) {
+		memcpy(a, v4mapped, 12);
+		memcpy(a + 12, &((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6)
+		memcpy(a, &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr, 16);
+	else
+		return false;
+	for (i = 0; i < n; i++) {
+		full = c[i].ci_bits / 8;
+		rest = c[i].ci_bits % 8;
+		if (memcmp(a, c[i].ci_addr, full) != 0)
+			continue;
+		if (rest == 0 || ((a[full] ^ c[i].ci_addr[full]) &
+		    (0xffu << (8 - rest)) & 0xff) == 0)
+			return true;
+	}
+	return false;
+}
+
+void
+cidr_format(const struct cidr *c, char *buf, size_t len)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	if (memcmp(c->ci_addr, v4mapped, 12) == 0 && c->ci_bits >= 96) {
+		inet_ntop(AF_INET, c->ci_addr + 12, host, sizeof(host));
+		snprintf(buf, len, "%s/%u", host, c->ci_bits - 96u);
+	} else {
+		inet_ntop(AF_INET6, c->ci_addr, host, sizeof(host));
+		snprintf(buf, len, "%s/%u", host, c->ci_bits);
+	}
+}
+
 void
 addr_format(const struct sockaddr *sa, char *buf, size_t len)
 {

@@ -51,6 +51,26 @@ int	parse_listen(const char *, struct listen_addr *out, size_t max,
  * and port, and the same address or a wildcard). */
 bool	listen_addr_overlap(const struct listen_addr *, const struct listen_addr *);
 
+/* A network: IPv4 ones as IPv4-mapped IPv6, their prefix + 96. */
+struct cidr {
+	uint8_t		 ci_addr[16];
+	uint8_t		 ci_bits;	/* 0 to 128 */
+};
+
+/*
+ * "10.0.0.0/8, 192.0.2.7, 2001:db8::/32, ::1": comma-separated networks;
+ * a bare address is a single host.  Host bits must be zero (10.0.0.1/8
+ * is refused: say 10.0.0.0/8).  Fills up to max entries of out; *n
+ * receives the count.
+ */
+int	parse_cidr_list(const char *, struct cidr *out, size_t max, size_t *n,
+	    char *err, size_t errlen);
+/* Whether an IPv4 or IPv6 address (IPv4-mapped counts as IPv4) is in
+ * one of the n networks. */
+bool	cidr_match(const struct cidr *, size_t n, const struct sockaddr *);
+/* "10.0.0.0/8", "2001:db8::/32" */
+void	cidr_format(const struct cidr *, char *, size_t);
+
 /* Format an address as "1.2.3.4:5" or "[::1]:5". */
 void	addr_format(const struct sockaddr *, char *, size_t);
 

@@ -139,6 +139,8 @@ shared_fold_slot(struct shared *sh, uint32_t slot)
 	fold(&to->ws_accepted, &from->ws_accepted);
 	for (i = 0; i < END_N; i++)
 		fold(&to->ws_ended[i], &from->ws_ended[i]);
+	for (i = 0; i < PROXY_REFUSED_N; i++)
+		fold(&to->ws_proxy[i], &from->ws_proxy[i]);
 	fold(&to->ws_bytes_in, &from->ws_bytes_in);
 	fold(&to->ws_bytes_out, &from->ws_bytes_out);
 	fold(&to->ws_accept_pauses, &from->ws_accept_pauses);

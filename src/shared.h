@@ -15,6 +15,16 @@
 #include <stdint.h>
 
 #include "echod.h"
+#include "proxy.h"
+
+/*
+ * Why a connection on a PROXY socket was refused: the parser's reasons
+ * (enum proxy_reason), then these.
+ */
+#define PROXY_REFUSED_UNTRUSTED	PROXY_R_COUNT		/* peer not trusted */
+#define PROXY_REFUSED_TIMEOUT	(PROXY_R_COUNT + 1)	/* [proxy] timeout */
+#define PROXY_REFUSED_CLOSED	(PROXY_R_COUNT + 2)	/* closed before */
+#define PROXY_REFUSED_N		(PROXY_R_COUNT + 3)
 
 /* How a connection ended: refused at admission, or closed later. */
 enum conn_end {
@@ -23,6 +33,7 @@ enum conn_end {
 	END_REFUSED_UNCOUNTED,	/* the per-source count was unavailable */
 	END_REFUSED_MEMORY,	/* no memory for the connection */
 	END_REFUSED_ERROR,	/* could not be watched (epoll) */
+	END_REFUSED_PROXY,	/* PROXY header refused: ws_proxy says why */
 	END_CLIENT,		/* the client closed */
 	END_IDLE,		/* idle_timeout */
 	END_ERROR,		/* reset, broken pipe, ... */
@@ -41,6 +52,7 @@ struct worker_stats {
 	_Atomic uint32_t	 ws_conns;	/* open connections */
 	_Atomic uint64_t	 ws_accepted;	/* admitted */
 	_Atomic uint64_t	 ws_ended[END_N];
+	_Atomic uint64_t	 ws_proxy[PROXY_REFUSED_N];	/* [0] unused */
 	_Atomic uint64_t	 ws_bytes_in;	/* read from clients */
 	_Atomic uint64_t	 ws_bytes_out;	/* echoed */
 	_Atomic uint64_t	 ws_accept_pauses;

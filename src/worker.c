@@ -134,6 +134,7 @@ worker_setup(struct worker *w, const struct worker_args *a,
 	if (event_add(&w->w_loop, &sig->ws_ev, EV_WANT_READ) == -1 ||
 	    event_add(&w->w_loop, &lifeline->ws_ev, EV_WANT_READ) == -1)
 		fatal("epoll_ctl");
+	timer_list_init(&w->w_header);
 	timer_list_init(&w->w_idle);
 	timer_list_init(&w->w_ending);
 	timer_list_init(&w->w_closed);
@@ -146,7 +147,9 @@ static void
 worker_close_all(struct worker *w)
 {
 	struct timer_node	*n;
-	struct timer_list	*lists[] = { &w->w_idle, &w->w_ending };
+	struct timer_list	*lists[] = {
+		&w->w_header, &w->w_idle, &w->w_ending,
+	};
 	size_t			 i;
 
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)

@@ -34,6 +34,7 @@ struct worker {
 
 	/* Connections, each in exactly one of these lists. */
 	unsigned		 w_nconns;	/* not yet closed */
+	struct timer_list	 w_header;	/* waiting for a PROXY header */
 	struct timer_list	 w_idle;	/* echoing, by last activity */
 	struct timer_list	 w_ending;	/* being ended gracefully */
 	struct timer_list	 w_closed;	/* freed after this turn */
