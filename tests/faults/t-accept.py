@@ -8,7 +8,12 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import time
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import ECHOD, Echod, connect, cpu_seconds, recv_exact, \
     run_test, spawn, tap, wait_for

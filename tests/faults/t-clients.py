@@ -8,7 +8,12 @@ import resource
 import selectors
 import signal
 import socket
+import sys
 import time
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import SANITIZED, Echod, connect, recv_all, recv_exact, \
     rss_kib, \

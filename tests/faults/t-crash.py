@@ -10,8 +10,13 @@ import shutil
 import signal
 import socket
 import struct
+import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import Echod, ZombieWatch, connect, \
     env_under_ptrace, recv_exact, run_test, spawn, \

@@ -25,7 +25,10 @@ import signal
 import sys
 import time
 
-sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+
 from echodtest import Echod, cleanup, pid_alive, recv_exact, tap, wait_for
 import netns  # noqa: E402
 from netns import Lab, abort, socket_inodes, tcp_table

@@ -13,8 +13,13 @@ import random
 import signal
 import socket
 import struct
+import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import SANITIZED, Echod, ZombieWatch, connect, fd_count, recv_all, \
     rss_kib, run_test, tap, wait_for

@@ -8,6 +8,11 @@ import shutil
 import signal
 import socket
 import struct
+import sys
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import SANITIZED, Echod, connect, echo_stream, recv_exact, \
     run_test, sha256, tap

@@ -2,9 +2,15 @@
 (systemd-socket-activate) and refuses passed fds that are not listening
 stream sockets, or a garbled LISTEN_* environment, with a clear message."""
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import ECHOD, Echod, connect, echo_stream, free_port, \
     recv_exact, run_test, sha256, tap, wait_for

@@ -4,6 +4,11 @@ codes, -t on good and bad files, refusing to start on a bad config."""
 import os
 import socket
 import subprocess
+import sys
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import ECHOD, SRCDIR, Echod, make_config, free_port, \
     run_test, tap, tmpdir

@@ -25,6 +25,10 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+
 from echodtest import ECHOD, Echod, free_port, run_test, spawn, tap, \
     tmpdir, wait_for
 

@@ -5,7 +5,12 @@ max_connections and connection logging."""
 import os
 import selectors
 import socket
+import sys
 import time
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import Echod, connect, echo_stream, recv_all, recv_exact, \
     run_test, sha256, tap, wait_for

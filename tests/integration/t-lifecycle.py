@@ -7,8 +7,13 @@ import hashlib
 import os
 import signal
 import socket
+import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import Echod, connect, pid_alive, recv_all, recv_exact, \
     run_test, tap, tmpdir, wait_for

@@ -5,8 +5,13 @@ and replaced while the other workers' clients carry on."""
 import os
 import signal
 import socket
+import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import Echod, ZombieWatch, connect, pid_alive, recv_exact, run_test, \
     socket_owners, tap, wait_for

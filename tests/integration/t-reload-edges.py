@@ -11,7 +11,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import ECHOD, Echod, connect, free_port, make_config, \
     recv_exact, run_test, spawn, tap, tmpdir, wait_for

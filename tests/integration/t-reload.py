@@ -2,9 +2,15 @@
 workers without cutting open connections; a broken one is refused with
 file:line while echod keeps serving on the old one."""
 
+import os
 import signal
 import socket
+import sys
 import time
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import Echod, connect, free_port, make_config, recv_exact, \
     run_test, socket_owners, tap, wait_for

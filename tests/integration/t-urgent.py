@@ -1,8 +1,14 @@
 """TCP urgent data is echoed in order like any other byte, and a read
 that stops short at the urgent mark does not stall the rest."""
 
+import os
 import socket
+import sys
 import time
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
 
 from echodtest import Echod, connect, recv_exact, run_test, tap, wait_for
 

@@ -1,5 +1,10 @@
-"""Helpers for echod's integration tests: TAP output, a real echod process
-on a free loopback port, clients, and bounded waits on conditions.
+"""Helpers for echod's Python tests (tests/integration, tests/faults): TAP
+output, a real echod process on a free loopback port, clients, and
+bounded waits on conditions.
+
+Each test puts this directory (tests/lib) on sys.path itself, so it runs
+alone from anywhere: ECHOD=build/src/echod python3 tests/faults/t-crash.py
+ECHOD and ECHOD_SRCDIR default to an in-tree build of this source tree.
 
 Every wait polls a condition with a deadline; nothing sleeps blindly.
 Every process a test starts runs in its own session and is killed (with its
@@ -19,10 +24,10 @@ import tempfile
 import threading
 import time
 
-ECHOD = os.environ.get("ECHOD") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "src", "echod")
-SRCDIR = os.environ.get("ECHOD_SRCDIR") or os.path.join(
-    os.path.dirname(__file__), "..", "..")
+_TOP = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(
+    __file__)), "..", ".."))
+ECHOD = os.environ.get("ECHOD") or os.path.join(_TOP, "src", "echod")
+SRCDIR = os.environ.get("ECHOD_SRCDIR") or _TOP
 
 
 def _sanitized():
