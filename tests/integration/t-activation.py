@@ -33,13 +33,18 @@ def body():
     # Two passed sockets; the config's own listen addresses are unused.
     e = Echod()
     p1, p2 = free_port(), free_port()
+    # systemd-socket-activate execs echod on the first connection, with
+    # only the environment variables named by -E.
     e.start(argv_prefix=[ACTIVATE, "-l", "127.0.0.1:%d" % p1,
-                         "-l", "[::1]:%d" % p2], wait_ready=False)
-    # systemd-socket-activate execs echod on the first connection.
+                         "-l", "[::1]:%d" % p2,
+                         "-E", "NOTIFY_SOCKET=" + e.notify_path],
+            wait_ready=False)
     s = wait_for(lambda: _try_connect(p1), 5, "the activation socket")
     s.sendall(b"activated")
     tap.eq(recv_exact(s, 9), b"activated", "echod serves on the passed "
            "IPv4 socket")
+    ready = e.wait_ready()
+    tap.ok("STATUS=" in ready, "READY=1 once it serves them", ready)
     e.wait_log(r"started: \d+ workers serving on 127\.0\.0\.1:%d, "
                r"\[::1\]:%d \(from systemd\)" % (p1, p2))
     tap.ok(True, "it logs that the sockets came from systemd")

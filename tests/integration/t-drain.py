@@ -290,12 +290,13 @@ def body():
         return
     e = Echod({"server": {"shutdown_timeout": "10s"}})
     port = free_port()
-    e.start(argv_prefix=[ACTIVATE, "-l", "127.0.0.1:%d" % port],
+    e.start(argv_prefix=[ACTIVATE, "-l", "127.0.0.1:%d" % port,
+                         "-E", "NOTIFY_SOCKET=" + e.notify_path],
             wait_ready=False)
     busy = wait_for(lambda: _try_connect(port), 5, "the passed socket")
     busy.sendall(b"x")
     recv_exact(busy, 1)
-    e.wait_log(r"started: ")
+    e.wait_ready()
     e.signal(signal.SIGTERM)
     e.wait_log(r"stopping: draining")
     try:

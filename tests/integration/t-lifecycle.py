@@ -16,30 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 
 from echodtest import Echod, connect, pid_alive, recv_all, recv_exact, \
-    run_test, tap, tmpdir, wait_for
-
-
-class Notify:
-    """A real sd_notify socket: collects what echod sends."""
-
-    def __init__(self):
-        self.path = os.path.join(tmpdir(), "notify")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.msgs = []
-        t = threading.Thread(target=self._run, daemon=True)
-        t.start()
-
-    def _run(self):
-        while True:
-            try:
-                self.msgs.append(self.sock.recv(4096).decode())
-            except OSError:
-                return
-
-    def wait(self, pred, timeout=5, what="notify message"):
-        return wait_for(lambda: next((m for m in list(self.msgs)
-                                      if pred(m)), None), timeout, what)
+    run_test, tap, wait_for
 
 
 class Streamer:
@@ -90,11 +67,11 @@ class Streamer:
 
 def body():
     # sd_notify: READY, STATUS, RELOADING + MONOTONIC_USEC, WATCHDOG,
-    # STOPPING, on a real notify socket.
-    n = Notify()
-    env = dict(os.environ, NOTIFY_SOCKET=n.path, WATCHDOG_USEC="200000")
-    e = Echod({"server": {"workers": "2"}}).start(env=env)
-    ready = n.wait(lambda m: "READY=1" in m, what="READY=1")
+    # STOPPING, on the real notify socket the harness gives echod.
+    e = Echod({"server": {"workers": "2"}})
+    e.start(env={"WATCHDOG_USEC": "200000"})
+    n = e.notify
+    ready = e.wait_ready()
     tap.ok("STATUS=2 workers, 0 connections" in ready,
            "READY=1 once workers serve, with a STATUS line", ready)
     wait_for(lambda: sum("WATCHDOG=1" in m for m in n.msgs) >= 3, 3,
@@ -110,9 +87,7 @@ def body():
     e.signal(signal.SIGHUP)
     rel = n.wait(lambda m: "RELOADING=1" in m, what="RELOADING=1")
     tap.ok("MONOTONIC_USEC=" in rel, "RELOADING=1 with MONOTONIC_USEC", rel)
-    idx = n.msgs.index(rel)
-    wait_for(lambda: any("READY=1" in m for m in n.msgs[idx:]), 5,
-             "READY=1 after the reload")
+    e.wait_ready(5, since=n.msgs.index(rel))
     tap.ok(True, "READY=1 again after the reload")
     for c in held:
         c.close()

@@ -193,7 +193,7 @@ def body():
     # the slots are counted).
     e = Echod({"server": {"workers": "256", "max_connections": "10000"}})
     e.start(wait_ready=False)
-    e.wait_log(r"started: ", timeout=120)
+    e.wait_ready(120)
     e.wait_workers(256, timeout=60)
     e.signal(signal.SIGHUP)
     time.sleep(0.001)

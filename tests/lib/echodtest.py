@@ -15,6 +15,7 @@ import atexit
 import hashlib
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -150,9 +151,13 @@ def free_port():
 
 _procs = []
 _tmpdirs = []
+_notifies = []
 
 
 def cleanup():
+    for n in _notifies:
+        n.close()
+    _notifies.clear()
     for p in _procs:
         try:
             os.killpg(p.pid, signal.SIGKILL)
@@ -295,6 +300,67 @@ def pid_alive(pid):
     return st is not None and st != "Z"
 
 
+class Notify:
+    """An sd_notify(3) socket the test owns, for NOTIFY_SOCKET: an AF_UNIX
+    datagram socket bound at 'path'.  A thread reads it all the time,
+    because a sender blocks once the queue holds net.unix.max_dgram_qlen
+    (10 by default) messages.  msgs lists every message, oldest first,
+    as text ("READY=1\nSTATUS=...")."""
+
+    def __init__(self, path):
+        self.path = path
+        self.msgs = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+        self.sock.bind(path)
+        _notifies.append(self)
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        p = select.poll()
+        p.register(self.sock, select.POLLIN)
+        while not self._closed:
+            p.poll()
+            self._drain()
+
+    def _drain(self):
+        with self._lock:
+            while not self._closed:
+                try:
+                    m = self.sock.recv(4096)
+                except OSError:         # EAGAIN: read it all
+                    return
+                self.msgs.append(m.decode("utf-8", "replace"))
+
+    def find(self, pred, since=0):
+        """The first message from index 'since' on for which pred(text)
+        is true, or None.  It reads what is queued first, so a message
+        sent before the call is always seen."""
+        self._drain()
+        return next((m for m in self.msgs[since:] if pred(m)), None)
+
+    def wait(self, pred, timeout=10.0, what="a notify message", since=0):
+        """Wait for find(pred, since) to return a message; return it."""
+        return wait_for(lambda: self.find(pred, since), timeout, what)
+
+    def close(self):
+        """Stop reading and remove the socket; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.sock.shutdown(socket.SHUT_RDWR)    # wakes the thread's poll
+        self._t.join(5)
+        with self._lock:
+            self.sock.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
 DEFAULTS = {
     "server": {"listen": None, "workers": "2", "shutdown_timeout": "5s"},
     "connection": {},
@@ -323,6 +389,8 @@ class Echod:
         self.port = port or free_port()
         self.config = os.path.join(self.dir, "echod.ini")
         self.logpath = os.path.join(self.dir, "echod.log")
+        self.notify_path = os.path.join(self.dir, "notify")
+        self.notify = None
         self.write_config(overrides)
         self.proc = None
 
@@ -332,13 +400,43 @@ class Echod:
                     else make_config(self.port, overrides))
 
     def start(self, argv_prefix=(), env=None, wait_ready=True, **kw):
+        """Start echod with this process's environment plus 'env', and
+        NOTIFY_SOCKET at a socket of this test (self.notify, a new one
+        for each start).  With wait_ready, return once echod sent
+        READY=1: every worker serves."""
+        if self.notify is not None:
+            self.notify.close()
+        self.notify = Notify(self.notify_path)
+        full = dict(os.environ)
+        full.update(env or {})
+        full["NOTIFY_SOCKET"] = self.notify.path
         self.logfile = open(self.logpath, "ab")
         self.proc = spawn(list(argv_prefix) + [ECHOD, "-c", self.config],
                           stdout=subprocess.DEVNULL, stderr=self.logfile,
-                          env=env, **kw)
+                          env=full, **kw)
         if wait_ready:
-            self.wait_log(r"started: ", what="echod to start")
+            self.wait_ready()
         return self
+
+    def wait_notify(self, pred, timeout=10.0, what="a notify message",
+                    since=0):
+        """Like Notify.wait, but fail at once if echod exits first."""
+        def found():
+            m = self.notify.find(pred, since)
+            if m is None and self.proc.poll() is not None:
+                m = self.notify.find(pred, since)    # sent just before
+                if m is None:
+                    raise RuntimeError("echod exited (%s) before sending "
+                                       "%s; log:\n%s" % (
+                                           self.proc.returncode, what,
+                                           self.log()[-3000:]))
+            return m
+        return wait_for(found, timeout, what)
+
+    def wait_ready(self, timeout=10.0, since=0):
+        """Wait for READY=1 (from message 'since' on); return it."""
+        return self.wait_notify(lambda m: "READY=1" in m.splitlines(),
+                                timeout, "READY=1", since)
 
     @property
     def pid(self):
