@@ -2,97 +2,24 @@
 ECONNRESET on write), workers SIGKILLed at random under 500 streaming
 connections, and a worker that dies at once every time (crash loop)."""
 
-import hashlib
 import os
 import random
-import selectors
 import shutil
 import signal
 import socket
 import struct
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 
-from echodtest import Echod, ZombieWatch, connect, \
-    env_under_ptrace, recv_exact, run_test, spawn, \
-    socket_owners, tap, wait_for
+from echodtest import Echod, Streamer, ZombieWatch, connect, \
+    env_under_ptrace, finish_all, recv_exact, run_test, socket_owners, \
+    spawn, tap, wait_for
 
 STRACE = shutil.which("strace")
-
-
-class Streams:
-    """n connections streaming data both ways on one selector thread;
-    each checks that what comes back is what it sent."""
-
-    def __init__(self, port, n):
-        self.sel = selectors.DefaultSelector()
-        self.conns = []
-        for i in range(n):
-            s = connect(port, "127.0.0.1" if i % 2 else "::1")
-            s.setblocking(False)
-            st = {"sock": s, "sent": hashlib.sha256(), "got":
-                  hashlib.sha256(), "nsent": 0, "ngot": 0, "cut": False,
-                  "closing": False, "done": False,
-                  "chunk": os.urandom(4096)}
-            self.conns.append(st)
-            self.sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE,
-                              st)
-        self.stop = threading.Event()
-        self.t = threading.Thread(target=self._run)
-        self.t.start()
-
-    def _run(self):
-        deadline = None
-        while True:
-            if self.stop.is_set() and deadline is None:
-                deadline = time.monotonic() + 20
-                for st in self.conns:
-                    if not st["done"] and not st["cut"]:
-                        try:
-                            st["sock"].shutdown(socket.SHUT_WR)
-                        except OSError:
-                            pass
-                        st["closing"] = True
-                        self.sel.modify(st["sock"], selectors.EVENT_READ, st)
-            if deadline and (time.monotonic() > deadline or
-                             all(s["done"] or s["cut"] for s in self.conns)):
-                return
-            for key, ev in self.sel.select(0.2):
-                st = key.data
-                s = st["sock"]
-                try:
-                    if ev & selectors.EVENT_READ:
-                        d = s.recv(65536)
-                        if not d:
-                            if st["closing"]:
-                                st["done"] = True
-                            else:
-                                st["cut"] = True
-                            self.sel.unregister(s)
-                            continue
-                        st["got"].update(d)
-                        st["ngot"] += len(d)
-                    if ev & selectors.EVENT_WRITE and not st["closing"] and \
-                            st["nsent"] - st["ngot"] < 256 * 1024:
-                        k = s.send(st["chunk"])
-                        st["sent"].update(st["chunk"][:k])
-                        st["nsent"] += k
-                except (ConnectionResetError, BrokenPipeError):
-                    st["cut"] = True
-                    self.sel.unregister(s)
-                except BlockingIOError:
-                    pass
-
-    def finish(self):
-        self.stop.set()
-        self.t.join(40)
-        for st in self.conns:
-            st["sock"].close()
 
 
 def body():
@@ -129,11 +56,12 @@ def body():
     e = Echod({"server": {"workers": "4", "max_connections": "2000"}})
     e.start()
     workers = e.wait_workers(4)
-    streams = Streams(e.port, 500)
-    wait_for(lambda: all(st["ngot"] > 0 for st in streams.conns), 30,
+    # Each checks that what comes back is what it sent.
+    streams = [Streamer(e.port, "127.0.0.1" if i % 2 else "::1",
+                        chunk=4096, window=256 * 1024) for i in range(500)]
+    wait_for(lambda: all(st.ngot > 0 for st in streams), 30,
              "all 500 streams flowing")
-    owner = socket_owners(workers, e.port,
-                          [st["sock"] for st in streams.conns])
+    owner = socket_owners(workers, e.port, [st.sock for st in streams])
     zw = ZombieWatch(e)
     # One worker is spared, so that some connections must survive whole.
     spared = max(workers, key=lambda p: list(owner.values()).count(p))
@@ -152,22 +80,22 @@ def body():
            "(4 workers again)")
     tap.eq(e.count_log(r"was killed by signal 9 \(Killed\); respawning"),
            6, "each death logged with its signal")
-    streams.finish()
+    finish_all(streams, 20)
     tap.eq(zw.finish(), [], "no zombie outlived 0.5 s: every killed "
            "worker was reaped at once")
     bad, cut_ok, whole = [], 0, 0
-    for st in streams.conns:
-        on_killed = owner.get(st["sock"]) in killed
-        if st["cut"]:
+    for st in streams:
+        on_killed = owner.get(st.sock) in killed
+        if st.cut:
             if on_killed:
                 cut_ok += 1
             else:
                 bad.append("cut but its worker was not killed")
-        elif st["done"] and st["nsent"] == st["ngot"] and \
-                st["sent"].digest() == st["got"].digest():
+        elif st.whole:
             whole += 1
         else:
-            bad.append("sent %d got %d" % (st["nsent"], st["ngot"]))
+            bad.append("sent %d got %d%s" % (st.nsent, st.ngot,
+                       " (%r)" % st.error if st.error else ""))
     tap.ok(not bad and whole > 0, "connections on surviving workers lost "
            "no byte (%d whole, %d cut with their worker)" % (whole, cut_ok),
            "\n".join(bad[:10]))

@@ -7,7 +7,6 @@ ECHOD_SOAK_SECONDS sets the length (default 60); e.g.
   ECHOD_SOAK_SECONDS=3600 make check TESTS=tests/faults/t-soak.py
 """
 
-import hashlib
 import os
 import random
 import signal
@@ -21,8 +20,8 @@ sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 
-from echodtest import SANITIZED, Echod, ZombieWatch, connect, fd_count, recv_all, \
-    rss_kib, run_test, tap, wait_for
+from echodtest import SANITIZED, Echod, Streamer, ZombieWatch, connect, \
+    fd_count, recv_all, rss_kib, run_test, tap, wait_for
 
 SECONDS = float(os.environ.get("ECHOD_SOAK_SECONDS", "60"))
 
@@ -32,39 +31,18 @@ def good_client(port, rng):
     Returns (start, end, "ok" | "cut" | "corrupt", detail)."""
     start = time.monotonic()
     data = os.urandom(rng.choice((1, 100, 5000, 200000, 2000000)))
-    s = connect(port, "::1" if rng.random() < 0.5 else "127.0.0.1", 30)
-    h = hashlib.sha256()
-    got = [0]
-    cut = []
-
-    def rd():
-        try:
-            while True:
-                d = s.recv(65536)
-                if not d:
-                    return
-                h.update(d)
-                got[0] += len(d)
-        except OSError as ex:
-            cut.append(ex)
-    t = threading.Thread(target=rd)
-    t.start()
-    try:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-    except OSError as ex:
-        cut.append(ex)
-    t.join(30)
-    s.close()
-    if got[0] == len(data) and h.digest() == hashlib.sha256(data).digest():
+    st = Streamer(port, "::1" if rng.random() < 0.5 else "127.0.0.1",
+                  data=data, timeout=30)
+    st.finish(30)
+    if st.whole and st.nsent == len(data):
         verdict = "ok"
-    elif cut or got[0] < len(data):
+    elif st.error or st.cut or st.timed_out or st.ngot < len(data):
         verdict = "cut"
     else:
         verdict = "corrupt"
     detail = "%s: %d of %d bytes back after %.2f s%s" % (
-        verdict, got[0], len(data), time.monotonic() - start,
-        " (%r)" % cut[0] if cut else "")
+        verdict, st.ngot, len(data), time.monotonic() - start,
+        " (%r)" % st.error if st.error else "")
     return start, time.monotonic(), verdict, detail
 
 

@@ -3,66 +3,17 @@ SIGTERM draining clients mid-stream without losing a byte, a fast stop
 when nothing is in flight, a bounded stop with a client that never
 stops, and workers that leave when the master is killed."""
 
-import hashlib
 import os
 import signal
-import socket
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 
-from echodtest import Echod, connect, pid_alive, recv_all, recv_exact, \
-    run_test, tap, wait_for
-
-
-class Streamer:
-    """A client streaming random data and checking what comes back."""
-
-    def __init__(self, port):
-        self.s = connect(port, timeout=30)
-        self.sent = hashlib.sha256()
-        self.got = hashlib.sha256()
-        self.nsent = self.ngot = 0
-        self.stop = threading.Event()
-        self.error = None
-        self.tw = threading.Thread(target=self._send)
-        self.tr = threading.Thread(target=self._recv)
-        self.tw.start()
-        self.tr.start()
-
-    def _send(self):
-        try:
-            while not self.stop.is_set():
-                d = os.urandom(8192)
-                self.s.sendall(d)
-                self.sent.update(d)
-                self.nsent += len(d)
-            self.s.shutdown(socket.SHUT_WR)
-        except OSError as e:
-            self.error = e
-
-    def _recv(self):
-        try:
-            while True:
-                d = self.s.recv(65536)
-                if not d:
-                    return
-                self.got.update(d)
-                self.ngot += len(d)
-        except OSError as e:
-            self.error = e
-
-    def finish(self, timeout=20):
-        self.stop.set()
-        self.tw.join(timeout)
-        self.tr.join(timeout)
-        self.s.close()
-        return self.error is None and self.nsent == self.ngot and \
-            self.sent.digest() == self.got.digest()
+from echodtest import Echod, Streamer, connect, pid_alive, recv_all, \
+    recv_exact, run_test, tap, wait_for
 
 
 def body():
@@ -99,17 +50,18 @@ def body():
     # SIGTERM while clients are mid-stream: every byte comes back.
     e = Echod({"server": {"workers": "2", "shutdown_timeout": "10s"}})
     e.start()
-    streams = [Streamer(e.port) for _ in range(6)]
+    streams = [Streamer(e.port, chunk=8192) for _ in range(6)]
     wait_for(lambda: all(s.ngot > 512 * 1024 for s in streams), 20,
              "streams flowing")
     idle = [connect(e.port) for _ in range(20)]
     t0 = time.monotonic()
     e.signal(signal.SIGTERM)
     e.wait_log(r"stopping: draining")
-    results = [s.finish() for s in streams]
+    results = [s.finish(20) for s in streams]
     tap.ok(all(results), "SIGTERM mid-stream: all 6 clients get every "
            "byte back (%s)" % ", ".join("%d MB" % (s.nsent >> 20)
-                                        for s in streams))
+                                        for s in streams),
+           "\n".join(s.describe() for s in streams))
     closed = 0
     for c in idle:
         c.settimeout(5)
@@ -137,7 +89,7 @@ def body():
     # A client that never stops: echod is gone by shutdown_timeout + 1 s.
     e = Echod({"server": {"workers": "2", "shutdown_timeout": "1s"}})
     e.start()
-    s = Streamer(e.port)
+    s = Streamer(e.port, chunk=8192)
     wait_for(lambda: s.ngot > 256 * 1024, 10, "stream flowing")
     t0 = time.monotonic()
     e.signal(signal.SIGTERM)

@@ -12,7 +12,6 @@ whole process group) when the test ends, pass or fail.
 """
 
 import atexit
-import hashlib
 import os
 import re
 import select
@@ -24,6 +23,10 @@ import sys
 import tempfile
 import threading
 import time
+
+# The clients live in clients.py; tests import them from here too.
+from clients import (Streamer, connect, echo_stream,  # noqa: F401
+                     finish_all, recv_all, recv_exact, sha256)
 
 _TOP = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(
     __file__)), "..", ".."))
@@ -489,71 +492,3 @@ class Echod:
             self.signal(signal.SIGTERM)
         return self.wait_exit(timeout)
 
-
-# --- clients -----------------------------------------------------------
-
-def connect(port, host="127.0.0.1", timeout=5.0):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect((host, port))
-    return s
-
-
-def recv_exact(s, n):
-    buf = bytearray()
-    while len(buf) < n:
-        d = s.recv(min(1 << 16, n - len(buf)))
-        if not d:
-            break
-        buf += d
-    return bytes(buf)
-
-
-def recv_all(s):
-    """Read until EOF; a reset is returned as what came before it."""
-    buf = bytearray()
-    while True:
-        try:
-            d = s.recv(1 << 16)
-        except ConnectionResetError:
-            break
-        if not d:
-            break
-        buf += d
-    return bytes(buf)
-
-
-def echo_stream(port, data, host="127.0.0.1", chunk=1 << 16, timeout=30.0):
-    """Send 'data' while reading (so neither side's buffers deadlock),
-    half-close, and return (sha256 of what came back, length)."""
-    s = connect(port, host, timeout)
-    h = hashlib.sha256()
-    got = [0]
-    err = []
-
-    def reader():
-        try:
-            while True:
-                d = s.recv(1 << 16)
-                if not d:
-                    return
-                h.update(d)
-                got[0] += len(d)
-        except Exception as e:
-            err.append(e)
-    t = threading.Thread(target=reader)
-    t.start()
-    mv = memoryview(data)
-    for i in range(0, len(data), chunk):
-        s.sendall(mv[i:i + chunk])
-    s.shutdown(socket.SHUT_WR)
-    t.join(timeout)
-    s.close()
-    if err:
-        raise err[0]
-    return h.hexdigest(), got[0]
-
-
-def sha256(data):
-    return hashlib.sha256(data).hexdigest()

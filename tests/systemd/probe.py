@@ -19,20 +19,16 @@ and exits 0 on success, 1 on failure.
 """
 import hashlib
 import os
-import selectors
-import socket
 import sys
 import time
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+
+from clients import Streamer  # noqa: E402
+
 CHUNK = 16384
-
-
-def connect(addr, port, timeout=10.0):
-    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect((addr, int(port)))
-    return s
 
 
 def pattern(n, salt=b"echod"):
@@ -43,121 +39,70 @@ def pattern(n, salt=b"echod"):
     return bytes(out[:n])
 
 
+def flowing(s, until):
+    """Wait until echoed data arrives (True) or the stream ends or the
+    monotonic time 'until' passes (False)."""
+    while s.ngot == 0 and not s.ended.wait(0.01):
+        if time.monotonic() >= until:
+            break
+    return s.ngot > 0
+
+
 def mode_echo(addr, port, nbytes="100000"):
     msg = pattern(int(nbytes))
-    s = connect(addr, port)
-    got = bytearray()
-    sel = selectors.DefaultSelector()
-    s.setblocking(False)
-    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
-    off, deadline = 0, time.monotonic() + 20
-    while time.monotonic() < deadline:
-        for _key, ev in sel.select(1.0):
-            if ev & selectors.EVENT_WRITE and off < len(msg):
-                try:
-                    off += s.send(msg[off:off + CHUNK])
-                except BlockingIOError:
-                    pass
-                if off == len(msg):
-                    s.shutdown(socket.SHUT_WR)
-                    sel.modify(s, selectors.EVENT_READ)
-            if ev & selectors.EVENT_READ:
-                try:
-                    b = s.recv(65536)
-                except BlockingIOError:
-                    continue
-                if not b:
-                    ok = bytes(got) == msg
-                    print("echo %s:%s: sent %d, got %d back, %s" % (
-                        addr, port, len(msg), len(got),
-                        "identical" if ok else "DIFFERENT"))
-                    return 0 if ok else 1
-                got += b
-    print("echo %s:%s: timed out (sent %d, got %d)" % (addr, port, off,
-                                                     len(got)))
-    return 1
+    s = Streamer(port, addr, data=msg, chunk=CHUNK, timeout=20)
+    ok = s.finish(20) and s.nsent == len(msg)
+    if s.timed_out:
+        print("echo %s:%s: timed out (sent %d, got %d)" % (addr, port,
+                                                         s.nsent, s.ngot))
+        return 1
+    print("echo %s:%s: sent %d, got %d back, %s%s" % (
+        addr, port, s.nsent, s.ngot, "identical" if ok else "DIFFERENT",
+        " (%s)" % s.error if s.error else ""))
+    return 0 if ok else 1
 
 
 def mode_stream(addr, port, seconds, readyfile):
-    s = connect(addr, port)
-    s.setblocking(False)
-    sel = selectors.DefaultSelector()
-    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
-    sent = hashlib.sha256()
-    recv = hashlib.sha256()
-    nsent = nrecv = 0
-    block = pattern(CHUNK, b"stream")
     t0 = time.monotonic()
     end = t0 + float(seconds)
-    closed_wr = False
-    ready = False
-    while time.monotonic() < end + 30:
-        now = time.monotonic()
-        for _key, ev in sel.select(0.05):
-            if ev & selectors.EVENT_READ:
-                try:
-                    b = s.recv(65536)
-                except BlockingIOError:
-                    b = None
-                except ConnectionError as e:
-                    print("stream: %s after %d of %d bytes" % (e, nrecv,
-                                                               nsent))
-                    return 1
-                if b == b"":
-                    ok = closed_wr and nrecv == nsent and \
-                        recv.digest() == sent.digest()
-                    print("stream %s:%s: sent %d, got %d back in %.1fs, %s" % (
-                        addr, port, nsent, nrecv, now - t0,
-                        "identical" if ok else "INCOMPLETE"))
-                    return 0 if ok else 1
-                if b:
-                    recv.update(b)
-                    nrecv += len(b)
-            if ev & selectors.EVENT_WRITE and not closed_wr:
-                if now >= end:
-                    s.shutdown(socket.SHUT_WR)
-                    closed_wr = True
-                    sel.modify(s, selectors.EVENT_READ)
-                elif nsent - nrecv < 4 * CHUNK:
-                    # About 1.6 MB/s: a steady, modest stream.
-                    try:
-                        n = s.send(block[:4096])
-                    except BlockingIOError:
-                        n = 0
-                    sent.update(block[:n])
-                    nsent += n
-                    if not ready and nrecv > 0:
-                        open(readyfile, "w").close()
-                        ready = True
-                    time.sleep(0.0025)
-    print("stream: timed out (sent %d, got %d)" % (nsent, nrecv))
-    return 1
+    # About 1.6 MB/s: a steady, modest stream.
+    s = Streamer(port, addr, chunk=4096, window=4 * CHUNK, pace=0.0025)
+    if flowing(s, end):
+        open(readyfile, "w").close()
+    s.ended.wait(max(0.0, end - time.monotonic()))
+    ok = s.finish(30)
+    if s.timed_out:
+        print("stream: timed out (sent %d, got %d)" % (s.nsent, s.ngot))
+    elif s.error:
+        print("stream: %s after %d of %d bytes" % (s.error, s.ngot,
+                                                   s.nsent))
+    else:
+        print("stream %s:%s: sent %d, got %d back in %.1fs, %s" % (
+            addr, port, s.nsent, s.ngot, time.monotonic() - t0,
+            "identical" if ok else "INCOMPLETE"))
+    return 0 if ok else 1
 
 
 def mode_forever(addr, port, limit, readyfile):
-    s = connect(addr, port)
-    s.settimeout(1.0)
-    block = pattern(4096, b"forever")
     t0 = time.monotonic()
-    ready = False
-    while time.monotonic() - t0 < float(limit):
-        try:
-            s.sendall(block)
-            b = s.recv(65536)
-        except socket.timeout:
-            continue
-        except (ConnectionError, BrokenPipeError) as e:
-            print("forever: server ended the connection after %.1fs (%s)" %
-                  (time.monotonic() - t0, e.__class__.__name__))
-            return 0
-        if b == b"":
-            print("forever: server closed the connection after %.1fs" %
-                  (time.monotonic() - t0))
-            return 0
-        if not ready:
-            open(readyfile, "w").close()
-            ready = True
-        time.sleep(0.01)
+    end = t0 + float(limit)
+    s = Streamer(port, addr, chunk=4096, window=4 * CHUNK, pace=0.01,
+                 timeout=float(limit))
+    if flowing(s, end):
+        open(readyfile, "w").close()
+    s.ended.wait(max(0.0, end - time.monotonic()))
+    took = time.monotonic() - t0
+    s.finish(5)
+    if s.early_eof:
+        print("forever: server closed the connection after %.1fs" % took)
+        return 0
+    if s.cut:
+        print("forever: server ended the connection after %.1fs (%s)" %
+              (took, s.error.__class__.__name__))
+        return 0
+    if s.error:
+        print("forever: %s after %.1fs" % (s.error, took))
+        return 1
     print("forever: connection still open after %ss" % limit)
     return 1
 
