@@ -94,8 +94,7 @@ def body():
         elif st.whole:
             whole += 1
         else:
-            bad.append("sent %d got %d%s" % (st.nsent, st.ngot,
-                       " (%r)" % st.error if st.error else ""))
+            bad.append(st.describe())
     tap.ok(not bad and whole > 0, "connections on surviving workers lost "
            "no byte (%d whole, %d cut with their worker)" % (whole, cut_ok),
            "\n".join(bad[:10]))
