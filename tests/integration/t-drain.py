@@ -2,7 +2,6 @@
 that only paused: drain_idle, the half-close and lingering end, listeners
 closed when the stop begins, and the bounded end at shutdown_timeout."""
 
-import hashlib
 import os
 import shutil
 import signal
@@ -15,8 +14,8 @@ sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 
-from echodtest import Echod, connect, free_port, recv_all, recv_exact, \
-    run_test, tap, wait_for
+from echodtest import Echod, Streamer, connect, free_port, recv_all, \
+    recv_exact, run_test, tap, wait_for
 
 ACTIVATE = shutil.which("systemd-socket-activate")
 
@@ -238,50 +237,24 @@ def body():
     # gone about a second later; SIGKILL is not needed.
     e = Echod({"server": {"workers": "1", "shutdown_timeout": "1s"}})
     e.start()
-    s = connect(e.port, timeout=10)
-    sent = hashlib.sha256()
-    sent_bytes = bytearray()
-    got = bytearray()
-    stop = threading.Event()
-    errs = []
-
-    def writer():
-        try:
-            while not stop.is_set():
-                d = os.urandom(8192)
-                s.sendall(d)
-                sent_bytes.extend(d)
-        except OSError as x:
-            errs.append(("send", x))
-    wt = threading.Thread(target=writer)
-    wt.start()
-    reset = False
-    t0 = None
-    try:
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            got.extend(d)
-            if t0 is None and len(got) > 1 << 20:
-                t0 = time.monotonic()
-                e.signal(signal.SIGTERM)
-    except ConnectionResetError:
-        reset = True
-    stop.set()
-    wt.join(10)
-    s.close()
-    took = time.monotonic() - (t0 or time.monotonic())
-    tap.ok(not reset and bytes(got) == bytes(sent_bytes[:len(got)]),
+    s = Streamer(e.port, chunk=8192, timeout=10)
+    wait_for(lambda: s.ngot > 1 << 20 or s.ended.is_set(), 10,
+             "1 MiB echoed")
+    t0 = time.monotonic()
+    e.signal(signal.SIGTERM)
+    s.ended.wait(15)
+    s.finish(5)
+    reset = isinstance(s.error, ConnectionResetError)
+    tap.ok(s.early_eof and s.error is None and s.intact,
            "a never-ending client gets a clean end at shutdown_timeout, "
-           "its %d echoed bytes intact%s" % (len(got),
-                                               ", reset" if reset else ""))
+           "its %d echoed bytes intact%s" % (s.ngot,
+                                               ", reset" if reset else ""),
+           s.describe())
     rc = e.wait_exit(10)
     took = time.monotonic() - t0
     tap.ok(rc == 0 and took < 3.5, "echod exits %d within about a second "
            "of shutdown_timeout (%.2f s after SIGTERM)" % (rc, took))
     tap.ok("killing them" not in e.log(), "no SIGKILL needed")
-    del sent
 
     # 6. Sockets passed by systemd are left open: a client that comes
     # during the drain is queued for the next start, not refused.

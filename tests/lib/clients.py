@@ -8,6 +8,7 @@ exit), so a plain script such as tests/systemd/probe.py can use it too.
 
 import hashlib
 import os
+import random
 import selectors
 import socket
 import threading
@@ -57,11 +58,14 @@ def sha256(data):
 class Streamer:
     """One connection that streams data to the server and checks what
     comes back: both directions are counted (nsent, ngot) and hashed
-    (sent, got: sha256 objects).  It sends and reads at the same time,
-    so neither side's buffers can deadlock.
+    (sent, got: sha256 objects), and each byte that comes back is
+    compared with the one sent at that offset as it arrives.  It sends
+    and reads at the same time, so neither side's buffers can deadlock.
 
-    data=None sends fresh random bytes until stop() or finish();
-    data=bytes sends exactly those, then half-closes by itself.
+    data=None sends random bytes until stop() or finish(), drawn from a
+    generator seeded at random, which a twin replays to check the echo
+    without keeping what is in flight; data=bytes sends exactly those,
+    then half-closes by itself.
     chunk is the size of each send.  window bounds the bytes sent but
     not yet echoed (None: only TCP's back-pressure bounds them).  pace
     is a pause in seconds after each send, for a steady, modest stream.
@@ -72,6 +76,8 @@ class Streamer:
     giving up.  How it ended:
       whole      every byte sent came back, in order, then EOF after our
                  half-close: what an echo service must do
+      intact     what came back so far is what was sent (a prefix);
+                 bad_at is the offset of the first wrong byte, or None
       cut        the server ended it first: EOF before our half-close,
                  or a reset / broken pipe
       error      the first exception, or None
@@ -89,13 +95,21 @@ class Streamer:
         self.sent = hashlib.sha256()
         self.got = hashlib.sha256()
         self.nsent = self.ngot = 0
+        self.bad_at = None
         self.error = None
         self.closed_wr = False  # we half-closed
         self.eof = False        # the server closed its side
         self.early_eof = False  # ... before we half-closed
         self.timed_out = False
         self.ended = threading.Event()
-        self._data = memoryview(data) if data is not None else None
+        self._data = self._all = None
+        if data is not None:
+            self._data = self._all = memoryview(data)
+        else:
+            seed = os.urandom(16)
+            self._gen = random.Random(seed)         # what we send
+            self._regen = random.Random(seed)       # what must come back
+            self._expect = bytearray()
         self._chunk, self._window = chunk, window
         self._pace, self._timeout = pace, timeout
         self._pending = memoryview(b"")     # produced, not yet sent
@@ -111,8 +125,13 @@ class Streamer:
     @property
     def whole(self):
         return (self.error is None and self.eof and not self.early_eof and
-                not self.timed_out and self.nsent == self.ngot and
+                not self.timed_out and self.intact and
+                self.nsent == self.ngot and
                 self.sent.digest() == self.got.digest())
+
+    @property
+    def intact(self):
+        return self.bad_at is None and self.ngot <= self.nsent
 
     @property
     def cut(self):
@@ -121,11 +140,13 @@ class Streamer:
 
     def describe(self):
         """How it went, in one line, for a test's diagnostics."""
-        return "sent %d, got %d back, %s%s%s" % (
+        return "sent %d, got %d back, %s%s%s%s" % (
             self.nsent, self.ngot,
             "whole" if self.whole else "cut" if self.cut else
             "timed out" if self.timed_out else
             "no EOF" if not self.eof else "DIFFERENT",
+            ", wrong from byte %d on" % self.bad_at
+            if self.bad_at is not None else "",
             ", EOF before our half-close" if self.early_eof else "",
             ", %r" % self.error if self.error else "")
 
@@ -173,8 +194,30 @@ class Streamer:
         elif self._stop:
             return None
         else:
-            self._pending = memoryview(os.urandom(self._chunk))
+            self._pending = memoryview(self._gen.randbytes(self._chunk))
         return self._pending
+
+    def _expected(self, n):
+        """The next n bytes that should come back (fewer past the end
+        of given data)."""
+        if self._all is not None:
+            return bytes(self._all[self.ngot:self.ngot + n])
+        while len(self._expect) < n:
+            # The very calls the sender made: randbytes(a) + randbytes(b)
+            # is not randbytes(a + b) unless a is a multiple of 4.
+            self._expect += self._regen.randbytes(self._chunk)
+        want = bytes(self._expect[:n])
+        del self._expect[:n]
+        return want
+
+    def _check(self, d):
+        if self.bad_at is not None:
+            return
+        want = self._expected(len(d))
+        if want != d:
+            self.bad_at = self.ngot + next(
+                (i for i, (a, b) in enumerate(zip(want, d)) if a != b),
+                len(want))
 
     def _want(self, now):
         """Events to wait for, and the time by which to look again; the
@@ -235,6 +278,7 @@ class Streamer:
             self.eof = True
             self._end()
             return
+        self._check(d)
         self.got.update(d)
         self.ngot += len(d)
         self._moved = now
