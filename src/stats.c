@@ -59,6 +59,7 @@ static void
 stats_render_ends(struct prom_buf *pb, struct shared *sh)
 {
 	enum conn_end	 e;
+	int		 r;
 
 	prom_family(pb, "echod_connections_refused_total", "counter",
 	    "TCP connections closed at once instead of served, by reason.");
@@ -74,6 +75,15 @@ stats_render_ends(struct prom_buf *pb, struct shared *sh)
 			prom_sample(pb, "echod_connections_closed_total",
 			    "reason", conn_end_label(e),
 			    shared_sum(sh, ended_offset(e)));
+	prom_family(pb, "echod_proxy_refused_total", "counter",
+	    "Connections on [proxy] sockets refused because of their PROXY "
+	    "header (all are in echod_connections_refused_total{reason="
+	    "\"proxy\"}), by reason.");
+	for (r = 1; r < PROXY_REFUSED_N; r++)
+		prom_sample(pb, "echod_proxy_refused_total", "reason",
+		    conn_proxy_label(r), shared_sum(sh,
+		    offsetof(struct worker_stats, ws_proxy) +
+		    (size_t)r * sizeof(_Atomic uint64_t)));
 }
 
 void
