@@ -6,6 +6,7 @@ between the worker's death and its reap), on reloads good and bad, and
 the rates on the STATUS= line."""
 
 import os
+import shutil
 import signal
 import socket
 import time
@@ -283,6 +284,45 @@ def test_status(n, e):
     tap.ok(True, "STATUS= shows the rates: %s" % m.split("STATUS=")[1])
 
 
+def test_activation():
+    """Sockets passed the systemd way: an echo socket and two named
+    "metrics" (as echod-metrics.socket passes them); a health check is
+    what starts echod, and both metrics sockets are served."""
+    activate = shutil.which("systemd-socket-activate")
+    if activate is None:
+        tap.skip("passed metrics sockets", "systemd-socket-activate is "
+                 "not installed")
+        return
+    eport, mport = free_port(), free_port()
+    e = Echod()
+    e.start(argv_prefix=[activate, "-l", "127.0.0.1:%d" % eport,
+                         "-l", "127.0.0.1:%d" % mport, "-l",
+                         "[::1]:%d" % mport, "--fdname=echo:metrics:metrics"],
+            wait_ready=False)
+    st = wait_for(lambda: (lambda r: r if r[0] is not None else None)(
+        health_or_none(mport)), 10, "the activation by a health check")
+    tap.ok(st[0] in (200, 503), "a health check on a passed metrics "
+           "socket starts echod and is answered (%d %s)" % st)
+    wait_for(lambda: health(mport) == (200, "ok"), 10, "200 ok")
+    tap.ok(True, "then /health is 200 ok")
+    tap.ok("echod_build_info" in scrape(mport) and
+           "echod_build_info" in scrape(mport, host="::1"),
+           "both passed metrics sockets (127.0.0.1 and [::1]) are served")
+    tap.eq(echo_once(eport, b"passed"), b"passed",
+           "the passed echo socket echoes")
+    e.wait_log(r"serving on 127\.0\.0\.1:%d, metrics 127\.0\.0\.1:%d, "
+               r"metrics \[::1\]:%d \(from systemd\)" % (eport, mport, mport))
+    tap.ok(True, "the start message names the sockets by kind")
+    tap.eq(e.stop(), 0, "exit 0")
+
+
+def health_or_none(port):
+    try:
+        return health(port)
+    except OSError:
+        return (None, None)
+
+
 def body():
     mport = free_port()
     n = Notify()
@@ -295,6 +335,7 @@ def body():
     test_crash_and_reload(e, mport)
     tap.eq(e.stop(), 0, "echod exits 0")
     test_refusals()
+    test_activation()
 
 
 run_test(body)
