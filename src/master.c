@@ -199,6 +199,7 @@ master_spawn(struct master *m, struct worker_slot *s)
 		goto retry;
 	case 0:
 		metrics_close_in_child(m->metrics);
+		m->metrics = NULL;
 		worker_run(&a);
 		/* NOTREACHED */
 	default:

@@ -494,12 +494,19 @@ metrics_close(struct metrics *m)
 }
 
 static void
-metrics_close_fds_of(struct timer_list *l)
+metrics_forget_list(struct timer_list *l)
 {
 	struct timer_node	*n;
+	struct metrics_conn	*c;
 
-	for (n = timer_oldest(l); n != NULL; n = timer_next(l, n))
-		close(conn_of(n)->mc_ev.ev_fd);
+	while ((n = timer_oldest(l)) != NULL) {
+		timer_remove(l, n);
+		c = conn_of(n);
+		if (c->mc_state != MC_CLOSED)
+			close(c->mc_ev.ev_fd);
+		free(c->mc_out);
+		free(c);
+	}
 }
 
 void
@@ -507,6 +514,8 @@ metrics_close_in_child(struct metrics *m)
 {
 	if (m == NULL)
 		return;
-	metrics_close_fds_of(&m->m_active);
-	metrics_close_fds_of(&m->m_linger);
+	metrics_forget_list(&m->m_active);
+	metrics_forget_list(&m->m_linger);
+	metrics_forget_list(&m->m_closed);
+	free(m);
 }

@@ -64,8 +64,9 @@ void		 metrics_close(struct metrics *);
 
 /*
  * In a child just forked from the master: close the connections'
- * descriptors, so the child holds no client's connection open.  The
- * loop (shared with the parent) and the memory are not touched.
+ * descriptors, so the child holds no client's connection open, and free
+ * the child's copy of the endpoint, without touching the loop (shared
+ * with the parent) or the sockets.  The endpoint is gone in the child.
  */
 void		 metrics_close_in_child(struct metrics *);
 

@@ -272,6 +272,30 @@ def test_crash_and_reload(e, mport):
            "a good reload after it: last_reload_successful 1 again")
 
 
+def test_fork_hygiene(e, mport):
+    """A worker forked while a metrics client is connected holds no copy
+    of its socket: the client sees the close at its deadline."""
+    s = connect(mport)
+    s.sendall(b"GET /metr")
+    time.sleep(0.2)
+    victim = e.wait_workers(2)[0]
+    os.kill(victim, signal.SIGKILL)
+    new = wait_for(lambda: (lambda w: w if victim not in w else None)(
+        e.wait_workers(2)), 5, "the respawn")
+    t0 = time.monotonic()
+    s.settimeout(10)
+    try:
+        closed = s.recv(1) == b""
+    except ConnectionResetError:
+        closed = True
+    except socket.timeout:
+        closed = False
+    s.close()
+    tap.ok(closed and time.monotonic() - t0 < 6,
+           "a metrics connection open across a worker's fork is closed at "
+           "its 5 s deadline (the new worker %d holds no copy)" % new[0])
+
+
 def test_status(n, e):
     # The rates on the STATUS= line: connections and bytes per second.
     t_end = time.monotonic() + 3
@@ -333,6 +357,7 @@ def body():
     test_traffic(e, mport)
     test_status(n, e)
     test_crash_and_reload(e, mport)
+    test_fork_hygiene(e, mport)
     tap.eq(e.stop(), 0, "echod exits 0")
     test_refusals()
     test_activation()
