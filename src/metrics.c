@@ -107,8 +107,10 @@ metrics_open(struct event_loop *loop, const struct metrics_source *src)
 	return m;
 }
 
-/* The one teardown.  Unread input makes close() send a reset: only */
-/* clients past their time or evicted get one. */
+/*
+ * The one teardown.  Unread input makes close() send a reset: only
+ * clients past their time, evicted or flooding us get one.
+ */
 static void
 metrics_conn_close(struct metrics_conn *c, const char *why)
 {

@@ -78,9 +78,11 @@ prom_printf(struct prom_buf *pb, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	/* Only numbers come through here: they always fit. */
+	/* Only numbers come through here; one too long spoils the text. */
 	if (n > 0 && (size_t)n < sizeof(line))
 		prom_put(pb, line, (size_t)n);
+	else
+		pb->pb_failed = true;
 }
 
 /* s with each byte of 'special' escaped; '\n' is written as "\n". */

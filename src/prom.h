@@ -18,7 +18,8 @@ struct prom_buf {
 	char	*pb_data;	/* NUL-terminated; NULL before the first byte */
 	size_t	 pb_len;
 	size_t	 pb_cap;
-	bool	 pb_failed;	/* out of memory: pb_data is incomplete */
+	bool	 pb_failed;	/* out of memory, or a number too long: */
+				/* pb_data is incomplete */
 };
 
 void	prom_init(struct prom_buf *);
