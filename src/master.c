@@ -76,6 +76,7 @@ struct master {
 	struct event		 sig_ev;	/* the signalfd */
 	struct event		 ready_ev;	/* workers' ready pipe */
 	struct metrics		*metrics;	/* the HTTP endpoint */
+	uint64_t		 metrics_next;	/* when it wants a tick */
 	const char		*cfg_path;
 	struct echod_config	 cfg;
 	struct listen_set	*listeners;
@@ -678,7 +679,7 @@ master_on_ready_event(struct event_loop *loop, struct event *ev,
 static int
 master_timeout(struct master *m)
 {
-	uint64_t	 next = m->next_status, t;
+	uint64_t	 next = m->next_status;
 	size_t		 i;
 
 	if (m->watchdog_ms && m->next_watchdog < next)
@@ -687,8 +688,8 @@ master_timeout(struct master *m)
 		next = m->drain_end;
 	if (m->phase == PHASE_STOP && m->stop_deadline < next)
 		next = m->stop_deadline;
-	if ((t = metrics_tick(m->metrics)) < next)
-		next = t;
+	if (m->metrics_next < next)
+		next = m->metrics_next;
 	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
 		if (m->slots[i].ws_state == SLOT_WAITING &&
 		    m->slots[i].ws_respawn_at < next)
@@ -790,6 +791,7 @@ master_init(struct master *m, const char *path, const struct echod_config *cfg,
 		fatal("metrics endpoint");
 	if (metrics_listen(m->metrics, m->listeners) == -1)
 		fatal("cannot watch a metrics socket");
+	m->metrics_next = UINT64_MAX;
 	master_fd_limit(&m->cfg);
 	m->watchdog_ms = notify_watchdog_usec() / 1000;
 	m->next_watchdog = m->loop.el_now;
@@ -811,6 +813,8 @@ master_run(const char *path, const struct echod_config *cfg,
 	for (;;) {
 		if (event_dispatch(&m.loop, master_timeout(&m)) == -1)
 			fatal("epoll_wait");
+		/* Expire and free metrics connections of this turn. */
+		m.metrics_next = metrics_tick(m.metrics);
 		/* Watchdog and STATUS= go on while draining. */
 		master_periodic(&m);
 		if (m.phase == PHASE_DRAIN && m.loop.el_now >= m.drain_end)
