@@ -84,16 +84,18 @@ def scrapes(port, n, q):
         s = socket.create_connection(("127.0.0.1", port), timeout=20)
         s.sendall(REQ)
         socks.append(s)
-    good = 0
+    good = hung = 0
     for s in socks:
         s.settimeout(20)
         try:
             status, _, body = parse_response(recv_all(s))
             good += status == 200 and b"echod_build_info" in body
+        except socket.timeout:
+            hung += 1
         except OSError:
             pass
         s.close()
-    q.put(("scrapes", n, good))
+    q.put(("scrapes", n, good, hung))
 
 
 def garbage(port, n, q):
@@ -187,8 +189,8 @@ def body():
     # A scraper accepted before its request arrived is evicted when 64
     # newer connections (the slowloris flood) come first: on a loaded
     # machine a few may be, never many.
-    sc = results.get("scrapes", (0, 0))
-    tap.ok(sc[0] == 1000 and sc[1] >= 950,
+    sc = results.get("scrapes", (0, 0, 0))
+    tap.ok(sc[0] == 1000 and sc[1] >= 950 and sc[2] == 0,
            "1,000 concurrent scrapes amid the flood: %d got a whole answer, "
            "the rest a close (none hung)" % sc[1], sc)
     g = results.get("garbage")
