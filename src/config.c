@@ -57,6 +57,8 @@ static const struct key_def keys[] = {
 	    0, 3600000, "0 to 1h" },
 	{ "server", "drain_idle", T_DURATION, OFF(drain_idle_ms),
 	    0, 3600000, "0 (end none early) to 1h" },
+	{ "server", "drain_delay", T_DURATION, OFF(drain_delay_ms),
+	    0, 3600000, "0 (stop at once) to 1h" },
 	{ "connection", "max_connections_per_ip", T_UINT,
 	    OFF(max_connections_per_ip), 0, 1000000, "0 (off) to 1000000" },
 	{ "connection", "buffer_size", T_SIZE, OFF(buffer_size),
@@ -159,6 +161,7 @@ config_defaults(struct echod_config *cfg)
 	cfg->backlog = 511;
 	cfg->shutdown_timeout_ms = 10000;
 	cfg->drain_idle_ms = 1000;
+	cfg->drain_delay_ms = 0;
 	cfg->proxy_timeout_ms = 3000;
 	cfg->buffer_size = 64 * 1024;
 	cfg->idle_timeout_ms = 5 * 60000;

@@ -35,6 +35,7 @@ struct echod_config {
 	unsigned		 backlog;
 	uint64_t		 shutdown_timeout_ms;
 	uint64_t		 drain_idle_ms;		/* 0: never early */
+	uint64_t		 drain_delay_ms;	/* 0: stop at once */
 	uint64_t		 buffer_size;
 	uint64_t		 idle_timeout_ms;	/* 0: never */
 	bool			 keepalive;

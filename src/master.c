@@ -2,8 +2,16 @@
  * Master process: worker supervision, reload and shutdown.
  *
  * Signals arrive through a signalfd, in an event loop with the pipe on
- * which workers report that they serve.  Every deadline (respawn
- * back-off, shutdown, status, watchdog) is the loop's timeout.
+ * which workers report that they serve and the metrics endpoint.  Every
+ * deadline (respawn back-off, drain delay, shutdown, status, watchdog,
+ * metrics connections) is the loop's timeout.
+ *
+ * The metrics endpoint is served here rather than in a worker or a
+ * process of its own: the master already reads every worker's counters
+ * and knows the state of each worker, of reloads and of a stop, and it
+ * outlives every worker, so /health can follow a stop to its end.  Its
+ * sockets never block and its work per wake-up is bounded (metrics.h),
+ * so a scraper cannot delay supervision by more than one answer.
  */
 #include "autoconf.h"
 
@@ -16,14 +24,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "event.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
 #include "notify.h"
 #include "proto.h"
 #include "sig.h"
+#include "stats.h"
 #include "timer.h"
 #include "worker.h"
 
@@ -33,6 +44,14 @@
 #define STATUS_EVERY_MS		2000
 #define FD_OVERHEAD		64	/* a worker's descriptors besides */
 					/* its connections */
+
+/* Where the daemon is in its life. */
+enum master_phase {
+	PHASE_SERVE,
+	PHASE_DRAIN,		/* SIGTERM seen: /health fails, still serving */
+				/* for drain_delay */
+	PHASE_STOP,		/* listeners closed, workers draining */
+};
 
 enum slot_state {
 	SLOT_FREE,
@@ -56,6 +75,8 @@ struct master {
 	struct event_loop	 loop;
 	struct event		 sig_ev;	/* the signalfd */
 	struct event		 ready_ev;	/* workers' ready pipe */
+	struct metrics		*metrics;	/* the HTTP endpoint */
+	uint64_t		 metrics_next;	/* when it wants a tick */
 	const char		*cfg_path;
 	struct echod_config	 cfg;
 	struct listen_set	*listeners;
@@ -66,9 +87,15 @@ struct master {
 	int			 lifeline[2];	/* workers watch [0] */
 	int			 ready[2];	/* workers write [1] */
 	bool			 ready_sent;	/* READY=1 for this gen */
+	bool			 served;	/* READY=1 sent once */
 	bool			 reloading;
-	bool			 stopping;
-	uint64_t		 stop_deadline;
+	enum master_phase	 phase;
+	uint64_t		 drain_end;	/* PHASE_DRAIN until */
+	uint64_t		 stop_deadline;	/* PHASE_STOP: SIGKILL at */
+	struct stats_master	 stats;
+	struct stats_rate	 rate;		/* for STATUS= */
+	double			 accepted_rate;	/* per second, lately */
+	double			 echoed_rate;	/* bytes per second */
 	uint64_t		 watchdog_ms, next_watchdog;
 	uint64_t		 next_status;
 	char			 status[128];
@@ -172,6 +199,8 @@ master_spawn(struct master *m, struct worker_slot *s)
 		log_warn("cannot fork worker %u; retrying in 1s", s->ws_index);
 		goto retry;
 	case 0:
+		metrics_close_in_child(m->metrics);
+		m->metrics = NULL;
 		worker_run(&a);
 		/* NOTREACHED */
 	default:
@@ -271,11 +300,12 @@ master_reap(struct master *m)
 		/* Its connections died with it: forget their counts. */
 		shared_fold_slot(m->shared, (uint32_t)(s - m->slots));
 		shared_clear_slot(m->shared, (uint32_t)(s - m->slots));
+		m->stats.sm_exits[stats_exit_cause(status)]++;
 		describe_status(status, how, sizeof(how));
 		snprintf(fields, sizeof(fields), "WORKER_PID=%ld\n"
 		    "WORKER_INDEX=%u\nEXIT_STATUS=%d", (long)pid, s->ws_index,
 		    status);
-		if (m->stopping || s->ws_state == SLOT_RETIRING) {
+		if (m->phase == PHASE_STOP || s->ws_state == SLOT_RETIRING) {
 			log_event(WIFEXITED(status) && WEXITSTATUS(status) == 0 ?
 			    LOG_DEBUG : LOG_WARNING, MSGID_WORKER_DIED, fields,
 			    "worker %u (pid %ld, generation %u) %s",
@@ -307,8 +337,11 @@ master_respawn_due(struct master *m)
 
 	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
 		if (m->slots[i].ws_state == SLOT_WAITING &&
-		    m->slots[i].ws_respawn_at <= m->loop.el_now)
+		    m->slots[i].ws_respawn_at <= m->loop.el_now) {
 			master_spawn(m, &m->slots[i]);
+			if (m->slots[i].ws_state == SLOT_RUNNING)
+				m->stats.sm_restarts++;
+		}
 }
 
 static unsigned
@@ -317,13 +350,36 @@ master_connections(struct master *m)
 	return shared_total_conns(m->shared);
 }
 
+/* "12.5 MiB/s": bytes per second, short. */
+static void
+format_bytes_rate(double rate, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB" };
+	size_t	 u = 0;
+
+	while (rate >= 1024 && u < sizeof(units) / sizeof(units[0]) - 1) {
+		rate /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u == 0 ? "%.0f %s/s" : "%.1f %s/s", rate, units[u]);
+}
+
+/*
+ * "2 workers, 3 connections, 10.5 accepted/s, 1.2 MiB/s echoed": the
+ * rates over the last STATUS_EVERY_MS x (STATS_RATE_SAMPLES - 1).
+ */
 static void
 master_format_status(struct master *m, char *buf, size_t len)
 {
 	unsigned	 retiring = master_count(m, SLOT_RETIRING);
+	char		 echoed[32];
 
-	snprintf(buf, len, "%u workers, %u connections",
-	    master_count(m, SLOT_RUNNING), master_connections(m));
+	format_bytes_rate(m->echoed_rate, echoed, sizeof(echoed));
+	snprintf(buf, len, "%s%u workers, %u connections, %.1f accepted/s, "
+	    "%s echoed", m->phase == PHASE_DRAIN ? "Stopping, health check "
+	    "failing: " : m->phase == PHASE_STOP ? "Stopping: " : "",
+	    master_count(m, SLOT_RUNNING), master_connections(m),
+	    m->accepted_rate, echoed);
 	if (retiring)
 		snprintf(buf + strlen(buf), len - strlen(buf),
 		    "; %u old workers draining", retiring);
@@ -350,6 +406,7 @@ master_on_ready(struct master *m)
 	if (!all)
 		return;
 	m->ready_sent = true;
+	m->served = true;
 	master_format_status(m, m->status, sizeof(m->status));
 	notify_ready(m->status);
 	snprintf(fields, sizeof(fields), "WORKERS=%u\nGENERATION=%u",
@@ -468,29 +525,39 @@ master_reload(struct master *m)
 	m->cfg = next;
 	log_init(m->cfg.log_target, m->cfg.log_level, NULL);
 	master_fd_limit(&m->cfg);
+	if (metrics_listen(m->metrics, m->listeners) == -1)
+		log_warn("cannot watch a metrics socket");
 	m->reloading = true;
+	m->stats.sm_reloads_ok++;
+	m->stats.sm_last_reload_failed = false;
 	master_spawn_generation(m);
 	return;
 keep:
+	m->stats.sm_reloads_failed++;
+	m->stats.sm_last_reload_failed = true;
 	log_warnx("keeping the running configuration");
 	master_format_status(m, m->status, sizeof(m->status));
 	snprintf(err, sizeof(err), "%s (last reload failed)", m->status);
 	notify_ready(err);
 }
 
+/*
+ * The stop proper: close the listeners we bound and tell every worker
+ * to drain.  From here on the master only waits for them, until
+ * shutdown_timeout and the workers' lingering time have passed.
+ */
 static void
-master_stop(struct master *m)
+master_stop_serving(struct master *m)
 {
 	size_t	 i;
 
-	if (m->stopping)
-		return;
-	m->stopping = true;
+	m->phase = PHASE_STOP;
 	m->stop_deadline = m->loop.el_now + m->cfg.shutdown_timeout_ms +
 	    MASTER_KILL_GRACE_MS;
-	notify_stopping();
-	log_event(LOG_NOTICE, MSGID_STOPPING, NULL, "stopping: draining %u "
-	    "connections (at most %llu ms)", master_connections(m),
+	notify_stopping("Stopping: draining connections");
+	log_event(LOG_NOTICE, m->cfg.drain_delay_ms ? NULL : MSGID_STOPPING,
+	    NULL, "stopping: draining %u connections (at most %llu ms)",
+	    master_connections(m),
 	    (unsigned long long)m->cfg.shutdown_timeout_ms);
 	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
 		if (m->slots[i].ws_state == SLOT_WAITING)
@@ -500,9 +567,43 @@ master_stop(struct master *m)
 	 * instead of queueing for a service that is going away (workers
 	 * close their copies on WORKER_SIG_STOP).  Sockets from systemd stay
 	 * open: they queue connections for the next start, as intended.
+	 * Metrics sockets stay too: health checks follow the stop.
 	 */
 	listen_close_bound(m->listeners);
 	master_signal_all(m, WORKER_SIG_STOP);
+}
+
+/*
+ * SIGTERM or SIGINT.  With drain_delay, /health says "draining" at once
+ * while everything goes on serving, so that load balancers polling it
+ * take echod out before its listeners close; the stop proper follows
+ * when the delay is over, or at a second signal.
+ */
+static void
+master_stop(struct master *m)
+{
+	char	 status[96];
+
+	if (m->phase == PHASE_STOP)
+		return;
+	if (m->phase == PHASE_SERVE && m->cfg.drain_delay_ms > 0) {
+		m->phase = PHASE_DRAIN;
+		m->drain_end = m->loop.el_now + m->cfg.drain_delay_ms;
+		snprintf(status, sizeof(status), "Stopping: health check "
+		    "failing, still serving for %llu ms (drain_delay)",
+		    (unsigned long long)m->cfg.drain_delay_ms);
+		notify_stopping(status);
+		log_event(LOG_NOTICE, MSGID_STOPPING, NULL, "stopping: "
+		    "/health says draining; still serving for %llu ms "
+		    "(drain_delay), then draining %u connections",
+		    (unsigned long long)m->cfg.drain_delay_ms,
+		    master_connections(m));
+		return;
+	}
+	if (m->phase == PHASE_DRAIN)
+		log_notice("stopping at once: a second stop signal cut "
+		    "drain_delay short");
+	master_stop_serving(m);
 }
 
 /* Past the drain deadline: SIGKILL whatever is left and reap it. */
@@ -525,8 +626,11 @@ master_kill_stragglers(struct master *m)
 			continue;
 		if (pid == -1)
 			break;
-		if ((s = master_slot_by_pid(m, pid)) != NULL)
+		if ((s = master_slot_by_pid(m, pid)) != NULL) {
+			shared_fold_slot(m->shared, (uint32_t)(s - m->slots));
+			m->stats.sm_exits[stats_exit_cause(status)]++;
 			s->ws_state = SLOT_FREE;
+		}
 	}
 }
 
@@ -541,7 +645,7 @@ master_on_signals(struct master *m)
 			master_reap(m);
 			break;
 		case SIGHUP:
-			if (!m->stopping)
+			if (m->phase == PHASE_SERVE)
 				master_reload(m);
 			break;
 		case SIGTERM:
@@ -580,8 +684,12 @@ master_timeout(struct master *m)
 
 	if (m->watchdog_ms && m->next_watchdog < next)
 		next = m->next_watchdog;
-	if (m->stopping && m->stop_deadline < next)
+	if (m->phase == PHASE_DRAIN && m->drain_end < next)
+		next = m->drain_end;
+	if (m->phase == PHASE_STOP && m->stop_deadline < next)
 		next = m->stop_deadline;
+	if (m->metrics_next < next)
+		next = m->metrics_next;
 	for (i = 0; i < ECHOD_MAX_SLOTS; i++)
 		if (m->slots[i].ws_state == SLOT_WAITING &&
 		    m->slots[i].ws_respawn_at < next)
@@ -599,6 +707,8 @@ master_periodic(struct master *m)
 		m->next_watchdog = m->loop.el_now + m->watchdog_ms / 2;
 	}
 	if (m->loop.el_now >= m->next_status) {
+		stats_rate_sample(&m->rate, m->shared, m->loop.el_now,
+		    &m->accepted_rate, &m->echoed_rate);
 		master_format_status(m, status, sizeof(status));
 		if (m->ready_sent && strcmp(status, m->status) != 0) {
 			memcpy(m->status, status, sizeof(status));
@@ -608,10 +718,55 @@ master_periodic(struct master *m)
 	}
 }
 
+/* /health: NULL while echod serves, else why not. */
+static const char *
+master_health(void *arg)
+{
+	struct master	*m = arg;
+
+	switch (m->phase) {
+	case PHASE_DRAIN:
+		return "draining";
+	case PHASE_STOP:
+		return "stopping";
+	case PHASE_SERVE:
+		break;
+	}
+	if (!m->served)
+		return "starting";
+	/*
+	 * A worker not ready yet (respawned, or of a reload's new
+	 * generation) accepts within milliseconds: the listen queue holds
+	 * its clients meanwhile.  Only slots waiting out a respawn back-off
+	 * leave nobody to accept.
+	 */
+	if (master_count(m, SLOT_RUNNING) == 0)
+		return "no-workers";
+	return NULL;
+}
+
+static void
+master_render(void *arg, struct prom_buf *pb)
+{
+	struct master	*m = arg;
+
+	m->stats.sm_running = master_count(m, SLOT_RUNNING);
+	m->stats.sm_retiring = master_count(m, SLOT_RETIRING);
+	m->stats.sm_waiting = master_count(m, SLOT_WAITING);
+	stats_render(pb, &m->stats, m->shared);
+}
+
 static void
 master_init(struct master *m, const char *path, const struct echod_config *cfg,
     struct listen_set *listeners)
 {
+	const struct metrics_source src = {
+		.ms_render = master_render,
+		.ms_health = master_health,
+		.ms_arg = m,
+	};
+	struct timespec	 ts;
+
 	memset(m, 0, sizeof(*m));
 	m->cfg_path = path;
 	m->cfg = *cfg;
@@ -630,6 +785,13 @@ master_init(struct master *m, const char *path, const struct echod_config *cfg,
 		fatal("epoll_ctl");
 	if ((m->shared = shared_create()) == NULL)
 		fatal("cannot make the memory shared with workers");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m->stats.sm_start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if ((m->metrics = metrics_open(&m->loop, &src)) == NULL)
+		fatal("metrics endpoint");
+	if (metrics_listen(m->metrics, m->listeners) == -1)
+		fatal("cannot watch a metrics socket");
+	m->metrics_next = UINT64_MAX;
 	master_fd_limit(&m->cfg);
 	m->watchdog_ms = notify_watchdog_usec() / 1000;
 	m->next_watchdog = m->loop.el_now;
@@ -651,9 +813,13 @@ master_run(const char *path, const struct echod_config *cfg,
 	for (;;) {
 		if (event_dispatch(&m.loop, master_timeout(&m)) == -1)
 			fatal("epoll_wait");
+		/* Expire and free metrics connections of this turn. */
+		m.metrics_next = metrics_tick(m.metrics);
 		/* Watchdog and STATUS= go on while draining. */
 		master_periodic(&m);
-		if (m.stopping) {
+		if (m.phase == PHASE_DRAIN && m.loop.el_now >= m.drain_end)
+			master_stop_serving(&m);
+		if (m.phase == PHASE_STOP) {
 			if (master_count(&m, SLOT_RUNNING) +
 			    master_count(&m, SLOT_RETIRING) == 0)
 				break;
@@ -665,6 +831,7 @@ master_run(const char *path, const struct echod_config *cfg,
 		}
 		master_respawn_due(&m);
 	}
+	metrics_close(m.metrics);
 	listen_close(listeners);
 	log_event(LOG_NOTICE, MSGID_STOPPED, NULL, "stopped");
 	return ECHOD_EXIT_OK;

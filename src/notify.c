@@ -29,9 +29,9 @@ notify_reloading(void)
 }
 
 void
-notify_stopping(void)
+notify_stopping(const char *status)
 {
-	sd_notify(0, "STOPPING=1\nSTATUS=Stopping: draining connections");
+	sd_notifyf(0, "STOPPING=1\nSTATUS=%s", status);
 }
 
 void

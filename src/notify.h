@@ -9,7 +9,7 @@
 
 void	notify_ready(const char *status);
 void	notify_reloading(void);		/* RELOADING=1 + MONOTONIC_USEC */
-void	notify_stopping(void);
+void	notify_stopping(const char *status);	/* STOPPING=1 + STATUS= */
 void	notify_status(const char *status);
 /* The watchdog interval in microseconds, or 0 when it is off. */
 uint64_t notify_watchdog_usec(void);

@@ -1,9 +1,11 @@
 /*
  * The contract between the master and its workers, in one place.
  *
- * Spawn: the master forks; the child calls worker_run() with a struct
- * worker_args and never returns.  It inherits every descriptor of the
- * master, closes the master's own (wa_fds.wf_master) first, and keeps:
+ * Spawn: the master forks; the child drops the master's metrics
+ * connections (metrics_close_in_child()) and calls worker_run() with a
+ * struct worker_args and never returns.  It inherits every descriptor of
+ * the master, closes the master's own (wa_fds.wf_master) and the metrics
+ * listeners first, and keeps:
  * the listening sockets, the lifeline's read end, the ready pipe's write
  * end (closed once written) and the shared area.
  *
@@ -28,7 +30,8 @@
  * Exit status: ECHOD_EXIT_OK after a stop or retirement, anything else
  * is a failure the master logs and respawns (with back-off).  The master
  * SIGKILLs workers still alive MASTER_KILL_GRACE_MS after
- * shutdown_timeout.
+ * shutdown_timeout, counted from WORKER_SIG_STOP (which comes only once
+ * drain_delay is over).
  */
 #ifndef ECHOD_PROTO_H
 #define ECHOD_PROTO_H

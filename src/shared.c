@@ -123,27 +123,50 @@ shared_total_conns(struct shared *sh)
 	return total;
 }
 
-static void
-fold(_Atomic uint64_t *to, _Atomic uint64_t *from)
+/* The counters of a struct worker_stats, as an array. */
+#define COUNTERS_FIRST	offsetof(struct worker_stats, ws_accepted)
+#define COUNTERS_N	((sizeof(struct worker_stats) - COUNTERS_FIRST) / \
+			    sizeof(_Atomic uint64_t))
+
+_Static_assert((sizeof(struct worker_stats) - COUNTERS_FIRST) %
+    sizeof(_Atomic uint64_t) == 0, "worker_stats ends with counters only");
+
+static _Atomic uint64_t *
+counter(struct worker_stats *ws, size_t offset)
 {
-	stat_add(to, atomic_load_explicit(from, memory_order_relaxed));
-	atomic_store_explicit(from, 0, memory_order_relaxed);
+	return (_Atomic uint64_t *)(void *)((char *)ws + offset);
 }
 
 void
 shared_fold_slot(struct shared *sh, uint32_t slot)
 {
 	struct worker_stats	*from = &sh->sh_stats[slot], *to = sh->sh_gone;
-	size_t			 i;
+	_Atomic uint64_t	*c;
+	size_t			 i, off;
 
-	fold(&to->ws_accepted, &from->ws_accepted);
-	for (i = 0; i < END_N; i++)
-		fold(&to->ws_ended[i], &from->ws_ended[i]);
-	for (i = 0; i < PROXY_REFUSED_N; i++)
-		fold(&to->ws_proxy[i], &from->ws_proxy[i]);
-	fold(&to->ws_bytes_in, &from->ws_bytes_in);
-	fold(&to->ws_bytes_out, &from->ws_bytes_out);
-	fold(&to->ws_accept_pauses, &from->ws_accept_pauses);
+	for (i = 0; i < COUNTERS_N; i++) {
+		off = COUNTERS_FIRST + i * sizeof(*c);
+		c = counter(from, off);
+		stat_add(counter(to, off), atomic_load_explicit(c,
+		    memory_order_relaxed));
+		atomic_store_explicit(c, 0, memory_order_relaxed);
+	}
+}
+
+uint64_t
+shared_sum(struct shared *sh, size_t offset)
+{
+	struct shared_area	*a = sh->sh_area;
+	uint64_t		 total;
+	uint32_t		 i, n;
+
+	total = atomic_load_explicit(counter(sh->sh_gone, offset),
+	    memory_order_relaxed);
+	n = atomic_load_explicit(&a->sa_slots, memory_order_relaxed);
+	for (i = 0; i < n && i < ECHOD_MAX_SLOTS; i++)
+		total += atomic_load_explicit(counter(&sh->sh_stats[i],
+		    offset), memory_order_relaxed);
+	return total;
 }
 
 /* Map 'len' bytes of the memfd (its whole published size) in place of

@@ -47,9 +47,14 @@ enum conn_end {
  * One worker's counters.  Only that worker writes them (plain loads and
  * stores, no read-modify-write across processes); the master and the
  * other workers read them.
+ *
+ * Every member from ws_accepted to the end is a counter, an _Atomic
+ * uint64_t that only grows: shared_fold_slot() folds them all and
+ * shared_sum() adds any of them up.  A new counter goes at the end (and
+ * into the metrics table of stats.c to be exported).
  */
 struct worker_stats {
-	_Atomic uint32_t	 ws_conns;	/* open connections */
+	_Atomic uint32_t	 ws_conns;	/* open connections: a gauge */
 	_Atomic uint64_t	 ws_accepted;	/* admitted */
 	_Atomic uint64_t	 ws_ended[END_N];
 	_Atomic uint64_t	 ws_proxy[PROXY_REFUSED_N];	/* [0] unused */
@@ -123,9 +128,19 @@ void		 shared_free(struct shared *sh);
 uint32_t	 shared_total_conns(struct shared *);
 /*
  * Master: add the counters of slot 'slot' (its worker is gone) to
- * sh_gone, so totals survive crashes and reloads, counted once.
+ * sh_gone and zero them, so totals survive crashes and reloads, counted
+ * once.
  */
 void		 shared_fold_slot(struct shared *, uint32_t slot);
+/*
+ * The daemon's total of one counter: 'offset' is offsetof(struct
+ * worker_stats, member) of a counter (see struct worker_stats), summed
+ * over the used slots and sh_gone.  Between a worker's death and
+ * shared_fold_slot() its slot still holds its final counts and sh_gone
+ * does not yet: each is counted once either way, so a total read by the
+ * master (which folds) never goes down.
+ */
+uint64_t	 shared_sum(struct shared *, size_t offset);
 
 /*
  * Master, before forking a worker into 'slot': clear the slot and give

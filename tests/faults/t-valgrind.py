@@ -1,6 +1,8 @@
 """echod under valgrind (memcheck), master and workers: start, echo,
-half-close, a reset, a reload, a worker crash, a stop.  No invalid
-access, no uninitialised use, no definite leak, in any process."""
+half-close, a reset, scrapes and bad requests on the metrics endpoint, a
+reload, a worker crash, a stop with a metrics client still connected.
+No invalid access, no uninitialised use, no definite leak, in any
+process."""
 
 import glob
 import os
@@ -14,8 +16,9 @@ sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 
-from echodtest import SANITIZED, Echod, connect, echo_stream, recv_exact, \
-    run_test, sha256, tap
+from echodtest import SANITIZED, Echod, connect, echo_stream, free_port, \
+    recv_exact, run_test, sha256, tap
+from metricstest import http, metrics_echod_config
 
 VALGRIND = shutil.which("valgrind")
 
@@ -26,8 +29,9 @@ def body():
     if SANITIZED:
         tap.skip_all("this echod is built with AddressSanitizer, which "
                      "cannot run under valgrind")
-    e = Echod({"server": {"workers": "2"},
-               "log": {"connections": "yes"}})
+    mport = free_port()
+    e = Echod(dict(metrics_echod_config(mport), server={"workers": "2"},
+                   log={"connections": "yes"}))
     vg = os.path.join(e.dir, "vg.%p")
     e.start(argv_prefix=[VALGRIND, "-q", "--trace-children=yes",
                          "--leak-check=full",
@@ -40,6 +44,11 @@ def body():
     s.sendall(os.urandom(100000))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
+    st = [http(mport, timeout=30)[0], http(mport, "/health", "HEAD",
+                                           timeout=30)[0],
+          http(mport, raw=b"GET /" + b"x" * 9000 + b" HTTP/1.1\r\n\r\n",
+               timeout=30)[0], http(mport, "/x", timeout=30)[0]]
+    tap.eq(st, [200, 200, 414, 404], "metrics answers under valgrind")
     e.signal(signal.SIGHUP)
     e.wait_log(r"configuration reloaded")
     w = e.wait_workers(2, timeout=30)
@@ -50,7 +59,11 @@ def body():
     s.sendall(b"bye")
     tap.eq(recv_exact(s, 3), b"bye", "served after reload and a crash")
     s.close()
-    tap.eq(e.stop(60), 0, "clean stop under valgrind")
+    half = connect(mport, timeout=30)
+    half.sendall(b"GET /metr")
+    tap.eq(e.stop(60), 0, "clean stop under valgrind (a metrics request "
+           "half sent)")
+    half.close()
     reports = {}
     for path in glob.glob(os.path.join(e.dir, "vg.*")):
         with open(path) as f:

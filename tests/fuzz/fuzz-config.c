@@ -332,6 +332,7 @@ check_config(const struct echod_config *c)
 	RANGE(backlog, 1, 65535);
 	RANGE(shutdown_timeout_ms, 0, 3600000);
 	RANGE(drain_idle_ms, 0, 3600000);
+	RANGE(drain_delay_ms, 0, 3600000);
 	RANGE(buffer_size, 1024, 16 * 1024 * 1024);
 	RANGE(idle_timeout_ms, 0, 7 * 86400000ULL);
 	RANGE(keepalive_idle_s, 1, 32767);
@@ -477,6 +478,7 @@ check_roundtrip(const struct echod_config *c)
 	    "backlog = %u\n"
 	    "shutdown_timeout = %" PRIu64 "ms\n"
 	    "drain_idle = %" PRIu64 "ms\n"
+	    "drain_delay = %" PRIu64 "ms\n"
 	    "[connection]\n"
 	    "max_connections_per_ip = %u\n"
 	    "buffer_size = %" PRIu64 "\n"
@@ -493,7 +495,7 @@ check_roundtrip(const struct echod_config *c)
 	    with_listen ? "\n" : "",
 	    workers,
 	    c->max_connections, c->backlog, c->shutdown_timeout_ms,
-	    c->drain_idle_ms, c->max_connections_per_ip, c->buffer_size, c->idle_timeout_ms,
+	    c->drain_idle_ms, c->drain_delay_ms, c->max_connections_per_ip, c->buffer_size, c->idle_timeout_ms,
 	    c->keepalive ? "yes" : "no", c->keepalive_idle_s,
 	    c->keepalive_interval_s, c->keepalive_count,
 	    level_name(c->log_level),
@@ -521,6 +523,7 @@ check_roundtrip(const struct echod_config *c)
 	    c->backlog != again.backlog ||
 	    c->shutdown_timeout_ms != again.shutdown_timeout_ms ||
 	    c->drain_idle_ms != again.drain_idle_ms ||
+	    c->drain_delay_ms != again.drain_delay_ms ||
 	    c->max_connections_per_ip != again.max_connections_per_ip ||
 	    c->buffer_size != again.buffer_size ||
 	    c->idle_timeout_ms != again.idle_timeout_ms ||

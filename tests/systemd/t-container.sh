@@ -38,7 +38,7 @@ max_exposure=1.5
 unit_stop_timeout=30
 
 # --- TAP ------------------------------------------------------------------
-ntests=21
+ntests=22
 n=0
 failed=0
 ok()    { n=$((n + 1)); echo "ok $n - $*"; }
@@ -263,6 +263,30 @@ cgroup_pids() {
 workers() { ct ps -o pid= --ppid "$1" | tr -d ' ' | sort -n; }
 nworkers_is() { [ "$(workers "$1" | grep -c .)" -eq "$2" ]; }
 listening7() { ctnet ss -Hltn 'sport = :7' | grep -q .; }
+listening9007() { ctnet ss -Hltn 'sport = :9007' | grep -q .; }
+# http_get ADDR PORT PATH: GET over HTTP/1.1 from the container's network
+# namespace; print the status code, then the body.  Succeed on a 200.
+http_get() {
+	ctnet python3 -c '
+import socket, sys
+addr, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect((addr, port))
+s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+head, _, body = data.partition(b"\r\n\r\n")
+code = head.split(b" ")[1].decode() if head.startswith(b"HTTP/1.1 ") else "none"
+print(code)
+sys.stdout.write(body.decode("utf-8", "replace"))
+sys.exit(0 if code == "200" else 1)' "$@"
+}
 set_ini() {	# set_ini KEY VALUE: change or add a [server] key
 	local f=$root/etc/echod.ini
 	if grep -q "^$1 *=" "$f"; then
@@ -633,7 +657,38 @@ else
 	{ ct systemctl status --no-pager echod.service; messages_since "$c"; } 2>&1 | tail -n 30 | diag
 fi
 
-# 18. upgrade (reinstall): conffile edit survives, running service restarts
+# 18. the metrics socket: off after install; enabled, it passes its
+# sockets (FileDescriptorName=metrics) through the sandbox, and a
+# connection to it starts echod.service
+metrics_ok=yes
+msgs=""
+state=$(ct systemctl is-enabled echod-metrics.socket 2>&1)
+if [ "$state" != disabled ] || listening9007; then
+	metrics_ok=no
+	msgs="after install: echod-metrics.socket is $state, not disabled"
+fi
+# systemd refuses to start a socket unit whose service already runs.
+ct systemctl stop echod.service >/dev/null 2>&1
+ct systemctl enable --now echod-metrics.socket >/dev/null 2>&1 || metrics_ok=no
+if [ $metrics_ok = yes ] && listening9007 && inactive echod.service &&
+    wait_until 15 http_get 127.0.0.1 9007 /health &&
+    wait_until 10 active echod.service &&
+    scrape=$(http_get 127.0.0.1 9007 /metrics) &&
+    scrape6=$(http_get ::1 9007 /metrics) &&
+    printf '%s\n' "$scrape" | grep -q '^echod_build_info{version=' &&
+    printf '%s\n' "$scrape6" | grep -q '^echod_connections_accepted_total ' &&
+    { ! command -v promtool >/dev/null ||
+      printf '%s\n' "$scrape" | sed 1d | promtool check metrics; } &&
+    out=$(probe echo 127.0.0.1 7); then
+	ok "echod-metrics.socket: disabled after install; enabled, a health check on it starts echod.service, and /metrics and /health answer on 127.0.0.1:9007 and [::1]:9007 through the sandbox (promtool clean)"
+	printf '%s\n' "$scrape" | grep -E '^echod_(workers|connections_accepted_total|worker_restarts_total)' | diag
+else
+	notok "echod-metrics.socket: disabled after install; enabled, a health check starts echod.service and /metrics and /health answer through it"
+	{ echo "$msgs"; printf '%s\n' "${scrape:-}" | head -n 20;
+	  ct systemctl status --no-pager echod.service echod-metrics.socket; } 2>&1 | tail -n 40 | diag
+fi
+
+# 19. upgrade (reinstall): conffile edit survives, running service restarts
 printf '; local edit kept across upgrades\n' >>"$root/etc/echod.ini"
 main4=$(main_pid)
 if ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall \
@@ -648,19 +703,20 @@ else
 	{ tail -n 20 "$work/upgrade.log"; echo "main $main4 -> $(main_pid)"; } 2>&1 | diag
 fi
 
-# 19. apt remove
+# 20. apt remove
 if ct env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q echod >"$work/remove.log" 2>&1 &&
     [ "$(prop echod.service ActiveState)" != active ] &&
     [ "$(prop echod.socket ActiveState)" != active ] && ! listening7 &&
+    [ "$(prop echod-metrics.socket ActiveState)" != active ] && ! listening9007 &&
     ! ct test -e /usr/sbin/echod && ! ct test -e /lib/systemd/system/echod.socket &&
     ct test -f /etc/echod.ini; then
-	ok "apt-get remove: echod stopped, port 7 closed, program and units gone, conffile kept"
+	ok "apt-get remove: echod stopped, ports 7 and 9007 closed, program and units gone, conffile kept"
 else
-	notok "apt-get remove: echod stopped, port 7 closed, program and units gone, conffile kept"
+	notok "apt-get remove: echod stopped, ports 7 and 9007 closed, program and units gone, conffile kept"
 	{ tail -n 20 "$work/remove.log"; ct systemctl status --no-pager echod.socket echod.service; } 2>&1 | diag
 fi
 
-# 20. apt purge
+# 21. apt purge
 if ct env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q echod >"$work/purge.log" 2>&1; then
 	# Every path the container changed lives in the overlay's upper
 	# directory; after the purge none may mention echod, except the
@@ -681,4 +737,4 @@ else
 	tail -n 20 "$work/purge.log" | diag
 fi
 
-# 21 (teardown) is reported by finish().
+# 22 (teardown) is reported by finish().

@@ -32,7 +32,8 @@ else
 	notok "systemd/echod.service is generated with absolute paths"
 fi
 mkdir "$tmp/units"
-cp "$srcdir/systemd/echod.socket" "$tmp/units/"
+cp "$srcdir/systemd/echod.socket" "$srcdir/systemd/echod-metrics.socket" \
+    "$tmp/units/"
 sed -e "s|^\(Exec[A-Za-z]*=\)[^ ]*/echod|\1$ECHOD|" \
     -e "s| -c [^ ]*/echod.ini| -c $srcdir/conf/echod.ini|" \
     "$svc" >"$tmp/units/echod.service" 2>/dev/null
@@ -43,11 +44,11 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 else
 	# verify exits 0 on mere warnings: anything on stderr is a failure.
 	if systemd-analyze verify --man=no "$tmp/units/echod.socket" \
-	    "$tmp/units/echod.service" >"$tmp/verify.out" 2>&1 &&
-	    ! [ -s "$tmp/verify.out" ]; then
-		ok "systemd-analyze verify is clean for echod.socket and echod.service"
+	    "$tmp/units/echod-metrics.socket" "$tmp/units/echod.service" \
+	    >"$tmp/verify.out" 2>&1 && ! [ -s "$tmp/verify.out" ]; then
+		ok "systemd-analyze verify is clean for echod.socket, echod-metrics.socket and echod.service"
 	else
-		notok "systemd-analyze verify is clean for echod.socket and echod.service"
+		notok "systemd-analyze verify is clean for echod.socket, echod-metrics.socket and echod.service"
 		diag <"$tmp/verify.out"
 	fi
 	systemd-analyze security --offline=yes --no-pager \

@@ -88,6 +88,7 @@ test_good(void)
 	    "max_connections = 30\n"
 	    "backlog = 16\n"
 	    "shutdown_timeout = 1500ms\n"
+	    "drain_delay = 20s\n"
 	    "[connection]\n"
 	    "max_connections_per_ip = 7\n"
 	    "buffer_size = 4k\n"
@@ -111,6 +112,7 @@ test_good(void)
 	is_int(cfg.max_connections, 30, "max_connections");
 	is_int(cfg.backlog, 16, "backlog");
 	is_int(cfg.shutdown_timeout_ms, 1500, "shutdown_timeout in ms");
+	is_int(cfg.drain_delay_ms, 20000, "drain_delay in ms");
 	is_int(cfg.buffer_size, 4096, "buffer_size");
 	is_int(cfg.max_connections_per_ip, 7, "max_connections_per_ip");
 	is_int(cfg.idle_timeout_ms, 0, "idle_timeout 0 = never");
@@ -143,6 +145,9 @@ test_bad(void)
 	    "s, m or h)", "unknown duration unit");
 	bad("[server]\nshutdown_timeout = 2h\n", "0 to 1h",
 	    "shutdown_timeout too long");
+	bad("[server]\ndrain_delay = 61m\n", "t.ini:2: [server] drain_delay "
+	    "= \"61m\": out of range; expected 0 (stop at once) to 1h",
+	    "drain_delay too long");
 	bad("[connection]\nbuffer_size = 512\n", "1k to 16m",
 	    "buffer_size too small");
 	bad("[connection]\nbuffer_size = 64x\n", "unknown unit 'x' (use k or "
