@@ -144,6 +144,12 @@ shared_fold_slot(struct shared *sh, uint32_t slot)
 	fold(&to->ws_bytes_in, &from->ws_bytes_in);
 	fold(&to->ws_bytes_out, &from->ws_bytes_out);
 	fold(&to->ws_accept_pauses, &from->ws_accept_pauses);
+	fold(&to->ws_udp_received, &from->ws_udp_received);
+	fold(&to->ws_udp_echoed, &from->ws_udp_echoed);
+	fold(&to->ws_udp_bytes_in, &from->ws_udp_bytes_in);
+	fold(&to->ws_udp_bytes_out, &from->ws_udp_bytes_out);
+	for (i = 0; i < UDP_NVERDICTS; i++)
+		fold(&to->ws_udp_dropped[i], &from->ws_udp_dropped[i]);
 }
 
 /* Map 'len' bytes of the memfd (its whole published size) in place of
