@@ -173,7 +173,9 @@ udp_guard_ifaces_load(struct udp_ifaces *ifs)
 {
 	struct ifaddrs		*list, *ifa;
 	const struct sockaddr_ll *ll;
-	const struct sockaddr_in *sin;
+	const struct sockaddr_in *sin, *local;
+	struct in_addr		 last;
+	in_addr_t		 mask;
 
 	memset(ifs, 0, sizeof(*ifs));
 	if (getifaddrs(&list) == -1)
@@ -190,12 +192,34 @@ udp_guard_ifaces_load(struct udp_ifaces *ifs)
 			ll = (const void *)ifa->ifa_addr;
 			ifaces_add_loop(ifs, (unsigned int)ll->sll_ifindex);
 		}
-		if (ifa->ifa_addr->sa_family == AF_INET &&
-		    (ifa->ifa_flags & IFF_BROADCAST) &&
+		if (ifa->ifa_addr->sa_family != AF_INET)
+			continue;
+		local = (const void *)ifa->ifa_addr;
+		/*
+		 * An address set without a broadcast ("ip addr add
+		 * 10.0.0.1/24") has none, but glibc then reports the address
+		 * itself as ifa_broadaddr: taken as a broadcast, it would
+		 * make the host refuse every datagram sent to it.
+		 */
+		if ((ifa->ifa_flags & IFF_BROADCAST) &&
 		    ifa->ifa_broadaddr != NULL &&
 		    ifa->ifa_broadaddr->sa_family == AF_INET) {
 			sin = (const void *)ifa->ifa_broadaddr;
-			ifaces_add_bcast(ifs, sin->sin_addr);
+			if (sin->sin_addr.s_addr != local->sin_addr.s_addr)
+				ifaces_add_bcast(ifs, sin->sin_addr);
+		}
+		/*
+		 * Linux routes the last address of every prefix shorter than
+		 * /31 as broadcast, set or not (fib_add_ifaddr()).
+		 */
+		if (ifa->ifa_netmask != NULL &&
+		    ifa->ifa_netmask->sa_family == AF_INET) {
+			mask = ((const struct sockaddr_in *)(const void *)
+			    ifa->ifa_netmask)->sin_addr.s_addr;
+			if (ntohl(mask) < 0xfffffffeU) {
+				last.s_addr = local->sin_addr.s_addr | ~mask;
+				ifaces_add_bcast(ifs, last);
+			}
 		}
 	}
 	freeifaddrs(list);

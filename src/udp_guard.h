@@ -96,8 +96,9 @@ bool		 udp_guard_unmap(const struct sockaddr *src,
 
 /*
  * What the guard knows about the host's interfaces: the IPv4 broadcast
- * addresses (the limited broadcast is always known) and which interfaces
- * are loopbacks.  Plain data: a worker loads it at start and again now
+ * addresses (those set on interfaces, and the last address of every
+ * prefix shorter than /31, which Linux routes as broadcast; the limited
+ * broadcast is always known) and which interfaces are loopbacks.  Plain data: a worker loads it at start and again now
  * and then (interfaces come and go); a test fills it by hand.
  */
 #define UDP_GUARD_MAX_BCAST	64
