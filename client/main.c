@@ -59,7 +59,8 @@ usage(FILE *out)
 	    "                       0 with -u: the next once the last is\n"
 	    "                       answered or lost)\n"
 	    "  -s, --size BYTES     ping mode: message size, 1 to 1m (64);\n"
-	    "                       with -u at most 65507 (IPv4), 65527 (IPv6)\n"
+	    "                       with -u at most 65507 (IPv4) or 65527\n"
+	    "                       (IPv6)\n"
 	    "  -q, --quiet          print only the echoed data (ping mode:\n"
 	    "                       the summary); errors still go to stderr\n"
 	    "  -V, --version        print the version and exit\n"
@@ -313,8 +314,8 @@ main(int argc, char *argv[])
 	if (o.co_udp && o.co_ping && o.co_size >
 	    udp_max_payload(peer.np_addr[0] == '[' ? AF_INET6 : AF_INET)) {
 		close(fd);
-		return usage_error("--size '%llu': a UDP datagram to %s carries "
-		    "at most %llu bytes", (unsigned long long)o.co_size,
+		return usage_error("--size '%llu': a UDP datagram to %s "
+		    "carries at most %llu bytes", (unsigned long long)o.co_size,
 		    peer.np_addr, (unsigned long long)udp_max_payload(AF_INET));
 	}
 	if (o.co_udp)

@@ -266,9 +266,9 @@ uping_reply(struct uping *u, const char *data, size_t n, uint64_t now)
 			    data[at] == u->u_expect[at]; at++)
 				continue;
 			u->u_corrupted++;
-			uping_line(u, "seq=%" PRIu64 ": reply differs from what "
-			    "was sent (%zu bytes back, from byte %" PRIu64
-			    " on)", seq, n, at);
+			uping_line(u, "seq=%" PRIu64 ": reply differs from "
+			    "what was sent (%zu bytes back, from byte %"
+			    PRIu64 " on)", seq, n, at);
 			return;
 		}
 		u->u_received++;
@@ -484,8 +484,8 @@ udp_read_input(char *buf, size_t max)
 		if (n == -1 && errno == EINTR) {
 			if (client_want_status) {
 				client_want_status = 0;
-				msg_warnx("reading standard input: %zu bytes so "
-				    "far", len);
+				msg_warnx("reading standard input: %zu bytes "
+				    "so far", len);
 			}
 			continue;
 		}
@@ -565,8 +565,8 @@ udp_await(int fd, const struct client_opts *o, const char *peer,
 		if (errno == EAGAIN || errno == EINTR)
 			continue;
 		if (errno == ECONNREFUSED) {
-			msg_warnx("%s: port unreachable (nothing listens there)",
-			    peer);
+			msg_warnx("%s: port unreachable (nothing listens "
+			    "there)", peer);
 			*code = CLIENT_EXIT_REFUSED;
 			return -1;
 		}

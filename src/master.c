@@ -726,7 +726,8 @@ master_udp_report(struct master *m)
 		if (drop[v] == 0)
 			continue;
 		n = snprintf(dropped + off, sizeof(dropped) - off, "%s%llu %s",
-		    off ? ", " : "; not answered: ", (unsigned long long)drop[v],
+		    off ? ", " : "; not answered: ",
+		    (unsigned long long)drop[v],
 		    udp_guard_label((enum udp_verdict)v));
 		if (n < 0 || (size_t)n >= sizeof(dropped) - off)
 			break;

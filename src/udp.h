@@ -44,7 +44,7 @@ struct udp_socket {
 struct udp_state {
 	struct udp_socket	 ud_s[LISTEN_MAX];
 	size_t			 ud_n;		/* 0 once closed */
-	struct udp_batch	*ud_batch;	/* buffers; NULL without sockets */
+	struct udp_batch	*ud_batch;	/* NULL without sockets */
 	struct udp_ifaces	 ud_ifs;	/* for the guard */
 	uint64_t		 ud_ifs_at;	/* when loaded; 0: not yet */
 	bool			 ud_ifs_failed;	/* said so once */

@@ -61,7 +61,8 @@ static const struct {
 	    "larger than the receive buffer" },
 	[UDP_DROP_SEND_FULL] = { "send_buffer_full",
 	    "the socket's send buffer was full" },
-	[UDP_DROP_SEND_ERROR] = { "send_error", "the answer could not be sent" },
+	[UDP_DROP_SEND_ERROR] = { "send_error",
+	    "the answer could not be sent" },
 };
 
 const char *

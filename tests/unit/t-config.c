@@ -223,8 +223,8 @@ test_udp(void)
 	bad("[udp]\nrate_limit = 1000001\n", "t.ini:2: [udp] rate_limit = "
 	    "\"1000001\": out of range; expected 0 (off) to 1000000",
 	    "rate_limit too big");
-	bad("[udp]\nrate_limit = 10/s\n", "not a whole number", "rate_limit with a "
-	    "unit");
+	bad("[udp]\nrate_limit = 10/s\n", "not a whole number",
+	    "rate_limit with a unit");
 	bad("[udp]\nrate_burst = 0\n", "t.ini:2: [udp] rate_burst = \"0\": "
 	    "out of range; expected 1 to 30000", "rate_burst 0");
 	bad("[udp]\nrate_burst = 30001\n", "expected 1 to 30000",
