@@ -1,5 +1,5 @@
 """echod under valgrind (memcheck), master and workers: start, echo,
-half-close, a reset, a reload, a worker crash, a stop.  No invalid
+half-close, a reset, UDP datagrams, a reload, a worker crash, a stop.  No invalid
 access, no uninitialised use, no definite leak, in any process."""
 
 import glob
@@ -23,6 +23,11 @@ def body():
                      "cannot run under valgrind")
     e = Echod({"server": {"workers": "2"},
                "log": {"connections": "yes"}})
+    # UDP on the TCP port too; a low rate limit, so that drops happen.
+    e.write_config({"server": {"workers": "2"}, "log": {"connections": "yes"},
+                    "udp": {"listen": "127.0.0.1:%d, [::1]:%d"
+                            % (e.port, e.port), "rate_limit": "20",
+                            "rate_burst": "5"}})
     vg = os.path.join(e.dir, "vg.%p")
     e.start(argv_prefix=[VALGRIND, "-q", "--trace-children=yes",
                          "--leak-check=full",
@@ -31,6 +36,15 @@ def body():
     data = os.urandom(1 << 20)
     digest, n = echo_stream(e.port, data)
     tap.ok(digest == sha256(data), "1 MB echoed under valgrind")
+    # UDP: answered, then over the rate limit.
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.settimeout(30)
+    u.sendto(b"udp under valgrind", ("::1", e.port))
+    tap.eq(u.recv(100), b"udp under valgrind", "a datagram echoed under "
+           "valgrind")
+    for i in range(20):
+        u.sendto(b"%d" % i, ("::1", e.port))
+    u.close()
     s = connect(e.port)
     s.sendall(os.urandom(100000))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

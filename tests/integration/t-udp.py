@@ -164,8 +164,9 @@ def test_broadcast_destination():
                     timeout=0.5) is None,
            "a datagram to 127.255.255.255 (lo's broadcast): no answer")
     e.wait_log(r"UDP destination: no answer to 127\.0\.0\.1:\d+ \(sent to "
-               r"127\.255\.255\.255\): broadcast destination")
-    tap.ok(True, "... logged as a broadcast destination")
+               r"127\.255\.255\.255\): directed broadcast destination")
+    tap.ok(True, "... logged as a broadcast destination (lo's prefix, "
+           "127.0.0.0/8, ends there)")
     r = exchange(c, b"to one", ("127.0.0.1", e.port))
     tap.ok(r is not None, "the same client to 127.0.0.1: answered")
     c.close()
