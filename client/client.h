@@ -31,6 +31,7 @@ enum client_exit {
 #define CLIENT_PING_INTERVAL_MS	1000
 #define CLIENT_PING_SIZE	64
 #define CLIENT_MAX_SIZE		(1024 * 1024)
+#define CLIENT_UDP_MAX_SIZE	65527	/* over IPv6; 65507 over IPv4 */
 #define CLIENT_MAX_COUNT	UINT32_MAX
 
 /* --keepalive: a silent peer is given up after IDLE + INTVL * CNT s. */
@@ -46,6 +47,7 @@ struct client_opts {
 	bool		 co_keepalive;
 	bool		 co_quiet;
 	bool		 co_ping;
+	bool		 co_udp;	/* -u: datagrams, not a stream */
 	uint64_t	 co_count;	/* ping: messages; 0 = endless */
 	uint64_t	 co_interval_ms;
 	uint64_t	 co_size;

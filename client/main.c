@@ -26,6 +26,7 @@
 #include "parse.h"
 #include "ping.h"
 #include "stream.h"
+#include "udp.h"
 
 volatile sig_atomic_t	client_stop_signal;
 volatile sig_atomic_t	client_want_status;
@@ -34,25 +35,32 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: echo-client [-46kq] [-t DUR] [-c N] [-i DUR] [-s BYTES] "
+	    "usage: echo-client [-46kqu] [-t DUR] [-c N] [-i DUR] [-s BYTES] "
 	    "HOST [PORT]\n"
 	    "       echo-client -V | -h\n"
 	    "\n"
 	    "Copies standard input to the echo service on HOST (PORT 7 by\n"
 	    "default) and its echo to standard output, or, in ping mode\n"
-	    "(-c, -i or -s), times numbered messages like ping(8).\n"
+	    "(-c, -i or -s), times numbered messages like ping(8).  With -u,\n"
+	    "over UDP: standard input goes out as one datagram, or ping mode\n"
+	    "sends numbered datagrams.\n"
 	    "\n"
 	    "  -4, -6               use IPv4 or IPv6 addresses only\n"
+	    "  -u, --udp            UDP echo: datagrams instead of a stream\n"
 	    "  -t, --timeout DUR    give up when no reply comes for DUR (and\n"
 	    "                       on connecting); 0 = never.  Default: none\n"
 	    "                       when stdin is a terminal, 30s otherwise,\n"
-	    "                       5s per message in ping mode\n"
+	    "                       5s per message in ping mode and with -u\n"
 	    "  -k, --keepalive      short TCP keepalive probes: notice a dead\n"
 	    "                       server within %ds even while idle\n"
 	    "  -c, --count N        ping mode: send N messages (default:\n"
 	    "                       until interrupted)\n"
-	    "  -i, --interval DUR   ping mode: time between messages (1s)\n"
-	    "  -s, --size BYTES     ping mode: message size, 1 to 1m (64)\n"
+	    "  -i, --interval DUR   ping mode: time between messages (1s;\n"
+	    "                       0 with -u: the next once the last is\n"
+	    "                       answered or lost)\n"
+	    "  -s, --size BYTES     ping mode: message size, 1 to 1m (64);\n"
+	    "                       with -u at most 65507 (IPv4) or 65527\n"
+	    "                       (IPv6)\n"
 	    "  -q, --quiet          print only the echoed data (ping mode:\n"
 	    "                       the summary); errors still go to stderr\n"
 	    "  -V, --version        print the version and exit\n"
@@ -180,6 +188,7 @@ main(int argc, char *argv[])
 		{ "interval", required_argument, NULL, 'i' },
 		{ "size", required_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "udp", no_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -197,7 +206,7 @@ main(int argc, char *argv[])
 	o.co_size = CLIENT_PING_SIZE;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":46t:kc:i:s:qVh", longopts,
+	while ((ch = getopt_long(argc, argv, ":46t:kc:i:s:quVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '4':
@@ -241,6 +250,9 @@ main(int argc, char *argv[])
 		case 'q':
 			o.co_quiet = true;
 			break;
+		case 'u':
+			o.co_udp = true;
+			break;
 		case 'V':
 			printf("echo-client %s\n", PACKAGE_VERSION);
 			return CLIENT_EXIT_OK;
@@ -271,9 +283,17 @@ main(int argc, char *argv[])
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (o.co_udp && o.co_keepalive)
+		return usage_error("-k (TCP keepalive) and -u exclude each "
+		    "other");
+	if (o.co_udp && o.co_size > CLIENT_UDP_MAX_SIZE)
+		return usage_error("--size '%llu': a UDP datagram carries at "
+		    "most 65527 bytes (65507 over IPv4)",
+		    (unsigned long long)o.co_size);
 	if (!timeout_set)
-		o.co_timeout_ms = o.co_ping ? CLIENT_PING_TIMEOUT_MS :
-		    isatty(STDIN_FILENO) ? 0 : CLIENT_PIPE_TIMEOUT_MS;
+		o.co_timeout_ms = o.co_ping || o.co_udp ?
+		    CLIENT_PING_TIMEOUT_MS : isatty(STDIN_FILENO) ? 0 :
+		    CLIENT_PIPE_TIMEOUT_MS;
 
 	if (fds_sanitize() == -1) {
 		msg_warn("/dev/null");
@@ -282,12 +302,26 @@ main(int argc, char *argv[])
 	msg_set_quiet(o.co_quiet);
 	signals_init(o.co_ping);
 
-	if ((fd = net_connect(&o, &peer, &code)) == -1) {
+	if (o.co_udp)
+		fd = net_udp_open(&o, &peer, &code);
+	else
+		fd = net_connect(&o, &peer, &code);
+	if (fd == -1) {
 		if (code == -1)
 			die_of_signal(client_stop_signal);
 		return code;
 	}
-	if (o.co_ping)
+	if (o.co_udp && o.co_ping && o.co_size >
+	    udp_max_payload(peer.np_addr[0] == '[' ? AF_INET6 : AF_INET)) {
+		close(fd);
+		return usage_error("--size '%llu': a UDP datagram to %s "
+		    "carries at most %llu bytes", (unsigned long long)o.co_size,
+		    peer.np_addr, (unsigned long long)udp_max_payload(AF_INET));
+	}
+	if (o.co_udp)
+		code = o.co_ping ? udp_ping(fd, &o, &peer) :
+		    udp_once(fd, &o, &peer);
+	else if (o.co_ping)
 		code = ping_run(fd, &o, &peer);
 	else {
 		if (strncmp(peer.np_addr + (peer.np_addr[0] == '['),

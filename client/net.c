@@ -250,3 +250,52 @@ net_connect(const struct client_opts *o, struct net_peer *peer,
 		    err == ETIMEDOUT ? CLIENT_EXIT_TIMEOUT : net_exit_code(err);
 	return fd;
 }
+
+int
+net_udp_open(const struct client_opts *o, struct net_peer *peer, int *code)
+{
+	struct addrinfo		 hints, *res, *ai;
+	int			 rc, fd = -1, err = 0, buf = 1 << 20;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = o->co_family;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_protocol = IPPROTO_UDP;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(o->co_host, o->co_port, &hints, &res)) != 0) {
+		if (rc == EAI_SYSTEM)
+			msg_warn("cannot resolve '%s'", o->co_host);
+		else
+			msg_warnx("cannot resolve '%s': %s", o->co_host,
+			    gai_strerror(rc));
+		*code = rc == EAI_MEMORY ? CLIENT_EXIT_FAILURE :
+		    CLIENT_EXIT_RESOLVE;
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		addr_format(ai->ai_addr, peer->np_addr, sizeof(peer->np_addr));
+		peer->np_connect_us = 0;
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1) {
+			err = errno;
+			net_report(o, peer->np_addr, err, false,
+			    ai->ai_next == NULL);
+			continue;
+		}
+		/* Room for a few 64 KiB answers while we are busy. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+		/* Connecting a datagram socket sends nothing: only a route
+		 * is needed. */
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+		net_report(o, peer->np_addr, err, false, ai->ai_next == NULL);
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		*code = net_exit_code(err);
+	return fd;
+}

@@ -27,6 +27,14 @@ struct net_peer {
 int	net_connect(const struct client_opts *, struct net_peer *, int *code);
 
 /*
+ * UDP: resolve o->co_host and connect a datagram socket to the first of
+ * its addresses that has a route.  Returns the non-blocking socket and
+ * fills *peer (np_connect_us 0), or -1 after saying why on stderr, with
+ * *code set to a CLIENT_EXIT_* value.
+ */
+int	net_udp_open(const struct client_opts *, struct net_peer *, int *code);
+
+/*
  * Report the socket error 'err' (an errno value) that ended the
  * connection to peer after 'sent' bytes, of which 'echoed' came back,
  * and return the exit code for it.

@@ -51,12 +51,7 @@ struct ping {
 	bool			 p_out_failed;	/* stdout write failed */
 };
 
-/*
- * A printable line that names its sequence number, so a capture shows
- * which message it is, and whose filler shifts with the number, so a
- * reply to the wrong message is caught whatever the size.
- */
-static void
+void
 ping_fill(char *buf, uint64_t size, uint64_t seq)
 {
 	static const char	 alpha[] =
@@ -75,8 +70,7 @@ ping_fill(char *buf, uint64_t size, uint64_t seq)
 		buf[size - 1] = '\n';
 }
 
-/* sqrt by Newton's method: libm would be the client's only other need. */
-static double
+double
 ping_sqrt(double x)
 {
 	double	 r, next;

@@ -22,4 +22,16 @@
  */
 int	ping_run(int fd, const struct client_opts *, const struct net_peer *);
 
+/*
+ * Message 'seq' of 'size' bytes: a printable line that names its
+ * sequence number ("echo-client seq=N ", as far as size allows), so a
+ * capture shows which message it is, and whose filler shifts with the
+ * number, so a reply to the wrong message is caught whatever the size.
+ * UDP mode sends the same.
+ */
+void	ping_fill(char *buf, uint64_t size, uint64_t seq);
+
+/* sqrt by Newton's method: libm would be the client's only other need. */
+double	ping_sqrt(double x);
+
 #endif

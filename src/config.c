@@ -26,6 +26,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "ratelimit.h"
 
 #define INIH_MAX_LINE	200	/* inih's fixed line buffer */
 
@@ -81,6 +82,14 @@ static const struct key_def keys[] = {
 	{ "log", "connections", T_BOOL, OFF(log_connections), 0, 0,
 	    "yes or no" },
 	{ "udp", "listen", T_LISTEN, OFF(udp_listen), 0, 0, LISTEN_ALLOWED },
+	{ "udp", "min_source_port", T_UINT, OFF(udp_min_source_port),
+	    0, 65535, "0 to 65535" },
+	{ "udp", "rate_limit", T_UINT, OFF(udp_rate_limit), 0, 1000000,
+	    "0 (off) to 1000000" },
+	{ "udp", "rate_burst", T_UINT, OFF(udp_rate_burst),
+	    1, RATELIMIT_MAX_BURST, "1 to 30000" },
+	{ "udp", "rate_table_size", T_UINT, OFF(udp_rate_table_size),
+	    8, RATELIMIT_MAX_ENTRIES, "8 to 16777216" },
 	{ "metrics", "listen", T_LISTEN, OFF(metrics_listen), 0, 0,
 	    LISTEN_ALLOWED },
 	{ "proxy", "listen", T_LISTEN, OFF(proxy_listen), 0, 0,
@@ -172,6 +181,10 @@ config_defaults(struct echod_config *cfg)
 	cfg->log_level = LOG_INFO;
 	cfg->log_target = LOG_TARGET_AUTO;
 	cfg->log_connections = false;
+	cfg->udp_min_source_port = 1024;
+	cfg->udp_rate_limit = 100;
+	cfg->udp_rate_burst = 200;
+	cfg->udp_rate_table_size = 65536;
 }
 
 static int

@@ -46,6 +46,10 @@ struct echod_config {
 	int			 log_level;
 	enum log_target		 log_target;
 	bool			 log_connections;
+	unsigned		 udp_min_source_port;
+	unsigned		 udp_rate_limit;	/* per s and network; 0: off */
+	unsigned		 udp_rate_burst;
+	unsigned		 udp_rate_table_size;	/* networks */
 };
 
 /* Every problem found in one load, each "FILE:LINE: what". */

@@ -36,6 +36,7 @@
 #include "sig.h"
 #include "stats.h"
 #include "timer.h"
+#include "udp_rate.h"
 #include "worker.h"
 
 #define QUICK_DEATH_MS		10000	/* dying younger than this ... */
@@ -82,6 +83,8 @@ struct master {
 	struct listen_set	*listeners;
 	struct worker_slot	 slots[ECHOD_MAX_SLOTS];
 	struct shared		*shared;	/* per-slot stats */
+	struct udp_rate		*rate;		/* this generation's; NULL: */
+						/* no UDP or no limit */
 	unsigned		 gen;
 	int			 sigfd;
 	int			 lifeline[2];	/* workers watch [0] */
@@ -166,6 +169,50 @@ master_prepare(struct master *m, const struct echod_config *cfg, char *err,
 	return 0;
 }
 
+/*
+ * The UDP rate table of a generation with 'cfg' and 'udp_sockets' UDP
+ * sockets: the running one when it fits (the networks keep what they
+ * used), a new one when the size, rate or burst changed, or none.  0 with
+ * *next set (NULL: none), or -1 with err.  Nothing changes until
+ * master_rate_commit().
+ */
+static int
+master_rate_prepare(struct master *m, const struct echod_config *cfg,
+    size_t udp_sockets, struct udp_rate **next, char *err, size_t errlen)
+{
+	*next = NULL;
+	if (!udp_rate_wanted(cfg, udp_sockets))
+		return 0;
+	if (udp_rate_matches(m->rate, cfg)) {
+		*next = m->rate;
+		return 0;
+	}
+	if ((*next = udp_rate_create(cfg, err, errlen)) == NULL)
+		return -1;
+	log_debug("UDP rate limit: %u datagrams/s per network, burst %u, in "
+	    "a table of %u networks (%zu KiB)", cfg->udp_rate_limit,
+	    cfg->udp_rate_burst, cfg->udp_rate_table_size,
+	    udp_rate_bytes(*next) >> 10);
+	return 0;
+}
+
+/* What master_rate_prepare() gave becomes the running table. */
+static void
+master_rate_commit(struct master *m, struct udp_rate *next)
+{
+	if (next != m->rate)
+		udp_rate_free(m->rate);
+	m->rate = next;
+}
+
+/* A reload that failed after master_rate_prepare(). */
+static void
+master_rate_abandon(struct master *m, struct udp_rate *next)
+{
+	if (next != m->rate)
+		udp_rate_free(next);
+}
+
 /* Fork one worker into slot s (its index and generation already set). */
 static void
 master_spawn(struct master *m, struct worker_slot *s)
@@ -175,6 +222,7 @@ master_spawn(struct master *m, struct worker_slot *s)
 		.wa_cfg = &m->cfg,
 		.wa_listeners = m->listeners,
 		.wa_shared = m->shared,
+		.wa_rate = udp_rate_table(m->rate),
 		.wa_fds = {
 			.wf_lifeline = m->lifeline[0],
 			.wf_ready = m->ready[1],
@@ -465,8 +513,10 @@ master_reload(struct master *m)
 {
 	struct echod_config	 next;
 	struct config_errors	 errs;
+	struct udp_rate		*rate;
 	char			 err[256], fields[512];
 	unsigned		 i;
+	size_t			 udp;
 
 	notify_reloading();
 	log_info("reloading configuration from %s", m->cfg_path);
@@ -507,12 +557,23 @@ master_reload(struct master *m)
 		    "%s", err);
 		goto keep;
 	}
+	/* Sockets from systemd stay; ours will follow [udp] listen. */
+	udp = m->listeners->passed ? listen_count(m->listeners, LISTEN_UDP) :
+	    next.udp_listen.ll_n;
+	if (master_rate_prepare(m, &next, udp, &rate, err, sizeof(err))
+	    == -1) {
+		log_event(LOG_ERR, MSGID_RELOAD_FAILED, NULL, "reload failed: "
+		    "%s", err);
+		goto keep;
+	}
 	if (listen_update(m->listeners, &m->cfg, &next, err, sizeof(err))
 	    == -1) {
+		master_rate_abandon(m, rate);
 		log_event(LOG_ERR, MSGID_RELOAD_FAILED, NULL,
 		    "reload failed: %s", err);
 		goto keep;
 	}
+	master_rate_commit(m, rate);
 	for (i = 0; i < ECHOD_MAX_SLOTS; i++) {
 		struct worker_slot *s = &m->slots[i];
 
@@ -798,16 +859,61 @@ master_init(struct master *m, const char *path, const struct echod_config *cfg,
 	m->next_status = m->loop.el_now + STATUS_EVERY_MS;
 }
 
+/*
+ * At the end, what UDP echo did: every worker has exited, and its
+ * counters are in its slot or, folded when it was reaped, in sh_gone.
+ */
+static void
+master_udp_report(struct master *m)
+{
+	struct worker_stats	*st;
+	uint64_t		 rx = 0, tx = 0, bytes = 0;
+	uint64_t		 drop[UDP_NVERDICTS] = { 0 };
+	char			 dropped[256] = "";
+	size_t			 i, v, off = 0;
+	int			 n;
+
+	for (i = 0; i <= ECHOD_MAX_SLOTS; i++) {
+		st = i < ECHOD_MAX_SLOTS ? &m->shared->sh_stats[i] :
+		    m->shared->sh_gone;
+		rx += atomic_load(&st->ws_udp_received);
+		tx += atomic_load(&st->ws_udp_echoed);
+		bytes += atomic_load(&st->ws_udp_bytes_out);
+		for (v = 0; v < UDP_NVERDICTS; v++)
+			drop[v] += atomic_load(&st->ws_udp_dropped[v]);
+	}
+	if (rx == 0)
+		return;
+	for (v = 1; v < UDP_NVERDICTS; v++) {
+		if (drop[v] == 0)
+			continue;
+		n = snprintf(dropped + off, sizeof(dropped) - off, "%s%llu %s",
+		    off ? ", " : "; not answered: ",
+		    (unsigned long long)drop[v],
+		    udp_guard_label((enum udp_verdict)v));
+		if (n < 0 || (size_t)n >= sizeof(dropped) - off)
+			break;
+		off += (size_t)n;
+	}
+	log_info("UDP echo: %llu datagrams received, %llu answered (%llu "
+	    "bytes)%s", (unsigned long long)rx, (unsigned long long)tx,
+	    (unsigned long long)bytes, dropped);
+}
+
 int
 master_run(const char *path, const struct echod_config *cfg,
     struct listen_set *listeners)
 {
 	static struct master	 m;	/* large: keep it off the stack */
+	struct udp_rate		*rate;
 	char			 err[160];
 
 	master_init(&m, path, cfg, listeners);
-	if (master_prepare(&m, &m.cfg, err, sizeof(err)) == -1)
+	if (master_prepare(&m, &m.cfg, err, sizeof(err)) == -1 ||
+	    master_rate_prepare(&m, &m.cfg, listen_count(listeners,
+	    LISTEN_UDP), &rate, err, sizeof(err)) == -1)
 		fatalx("cannot start the workers: %s", err);
+	master_rate_commit(&m, rate);
 	master_spawn_generation(&m);
 
 	for (;;) {
@@ -833,6 +939,8 @@ master_run(const char *path, const struct echod_config *cfg,
 	}
 	metrics_close(m.metrics);
 	listen_close(listeners);
+	master_udp_report(&m);
+	udp_rate_free(m.rate);
 	log_event(LOG_NOTICE, MSGID_STOPPED, NULL, "stopped");
 	return ECHOD_EXIT_OK;
 }

@@ -5,22 +5,31 @@
  * connections (metrics_close_in_child()) and calls worker_run() with a
  * struct worker_args and never returns.  It inherits every descriptor of
  * the master, closes the master's own (wa_fds.wf_master) and the metrics
- * listeners first, and keeps:
- * the listening sockets, the lifeline's read end, the ready pipe's write
- * end (closed once written) and the shared area.
+ * listeners first, and keeps: the listening and UDP sockets, the
+ * lifeline's read end, the ready pipe's write end (closed once written),
+ * the shared area and the UDP rate table of its generation (wa_rate).
+ *
+ * UDP: every worker of the serving generation reads every UDP socket
+ * (udp.h).  The rate table is shared by that generation's workers: the
+ * master maps it before forking them (udp_rate.h), passes the same one
+ * on when a reload changes none of its settings, and a new one when it
+ * does; it unmaps an old one in itself only, workers keep theirs until
+ * they exit.
  *
  * Ready: once it serves, a worker writes one struct worker_ready to the
  * ready pipe.  The master sends READY=1 when every worker of the newest
  * generation has.
  *
  * Signals, master to worker:
- *	WORKER_SIG_STOP    graceful stop: close the listeners; end quiet
+ *	WORKER_SIG_STOP    graceful stop: close the listeners and stop
+ *			   reading UDP (nothing to drain); end quiet
  *			   connections gracefully after drain_idle; end the
  *			   rest at shutdown_timeout; exit at the latest
  *			   WORKER_LINGER_MS after that.
- *	WORKER_SIG_RETIRE  after a reload: close the listeners; let every
- *			   connection end by itself (no deadline); exit when
- *			   none is left.
+ *	WORKER_SIG_RETIRE  after a reload: close the listeners and stop
+ *			   reading UDP at once (the new generation answers,
+ *			   with its rate table); let every connection end by
+ *			   itself (no deadline); exit when none is left.
  * Workers ignore SIGINT and SIGHUP (a terminal sends those to the whole
  * process group; the master decides).
  *
@@ -41,6 +50,7 @@
 
 #include "config.h"
 #include "listen.h"
+#include "ratelimit.h"
 #include "shared.h"
 
 #define WORKER_SIG_STOP		SIGTERM
@@ -66,6 +76,8 @@ struct worker_args {
 	const struct echod_config *wa_cfg;
 	const struct listen_set	*wa_listeners;
 	struct shared		*wa_shared;
+	struct ratelimit	*wa_rate;	/* UDP rate table; NULL: */
+						/* no limit (or no UDP) */
 	struct worker_fds	 wa_fds;
 	unsigned		 wa_index;	/* "worker N" in logs */
 	unsigned		 wa_gen;	/* configuration generation */

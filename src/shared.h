@@ -16,6 +16,7 @@
 
 #include "echod.h"
 #include "proxy.h"
+#include "udp_guard.h"
 
 /*
  * Why a connection on a PROXY socket was refused: the parser's reasons
@@ -61,6 +62,13 @@ struct worker_stats {
 	_Atomic uint64_t	 ws_bytes_in;	/* read from clients */
 	_Atomic uint64_t	 ws_bytes_out;	/* echoed */
 	_Atomic uint64_t	 ws_accept_pauses;
+	/* UDP echo: datagrams and their payload bytes. */
+	_Atomic uint64_t	 ws_udp_received;
+	_Atomic uint64_t	 ws_udp_echoed;		/* answers sent */
+	_Atomic uint64_t	 ws_udp_bytes_in;
+	_Atomic uint64_t	 ws_udp_bytes_out;
+	/* Not answered, by reason (udp_guard_label()); [UDP_PASS]: 0. */
+	_Atomic uint64_t	 ws_udp_dropped[UDP_NVERDICTS];
 };
 
 /* Add to a counter only this process writes. */

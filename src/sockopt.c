@@ -39,6 +39,18 @@ sockopt_prepare_bind(int fd, int family)
 	return 0;
 }
 
+/*
+ * Deliver no multicast datagram to a socket that joined no group (by
+ * default Linux delivers those of every group the host joined, such as
+ * all-hosts).  The guard refuses them anyway, so an older kernel without
+ * the option is no reason to fail.
+ */
+static void
+sockopt_no_multicast(int fd, int level, int name)
+{
+	(void)sockopt_set_int(fd, level, name, 0);
+}
+
 static bool
 is_tcp_ip(int fd)
 {
@@ -95,13 +107,37 @@ sockopt_set_dgram(int fd)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
+	int			 v6only;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
 		return -1;
-	if (ss.ss_family == AF_INET)
-		return sockopt_set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
-	if (ss.ss_family == AF_INET6)
-		return sockopt_set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
-	errno = EAFNOSUPPORT;
-	return -1;
+	if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	/*
+	 * Linux refuses to send to an address it routes as broadcast unless
+	 * SO_BROADCAST is on (EACCES): a last line behind the guard, for
+	 * broadcast addresses it does not know of.
+	 */
+	if (sockopt_set_int(fd, SOL_SOCKET, SO_BROADCAST, 0) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET6) {
+		if (sockopt_set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+		    == -1 || (v6only = sockopt_get_int(fd, IPPROTO_IPV6,
+		    IPV6_V6ONLY)) == -1)
+			return -1;
+		sockopt_no_multicast(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL);
+		if (v6only)
+			return 0;
+		/*
+		 * Dual-stack (systemd's ListenDatagram=7 by default): with
+		 * IP_PKTINFO too, an IPv4 datagram says that it is one and
+		 * brings ipi_spec_dst (udp_guard_arrival()).
+		 */
+	}
+	if (sockopt_set_int(fd, IPPROTO_IP, IP_PKTINFO, 1) == -1)
+		return -1;
+	sockopt_no_multicast(fd, IPPROTO_IP, IP_MULTICAST_ALL);
+	return 0;
 }

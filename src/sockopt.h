@@ -31,8 +31,10 @@ int	sockopt_set_stream(int fd, const struct echod_config *);
 
 /*
  * UDP echo sockets: report each datagram's destination address and
- * arrival interface (IP_PKTINFO, IPV6_RECVPKTINFO), so the answer leaves
- * from the address the request was sent to.  0, or -1 with errno.
+ * arrival interface (IP_PKTINFO, IPV6_RECVPKTINFO; both on a dual-stack
+ * IPv6 socket), so the answer leaves from the address the request was
+ * sent to; SO_BROADCAST off and no multicast delivered.  0, or -1 with
+ * errno.
  */
 int	sockopt_set_dgram(int fd);
 

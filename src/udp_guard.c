@@ -57,6 +57,12 @@ static const struct {
 	[UDP_DROP_DESTINATION] = { "destination",
 	    "not sent to one of our addresses alone" },
 	[UDP_DROP_RATE] = { "rate", "over the rate limit of its network" },
+	[UDP_DROP_TRUNCATED] = { "truncated",
+	    "larger than the receive buffer" },
+	[UDP_DROP_SEND_FULL] = { "send_buffer_full",
+	    "the socket's send buffer was full" },
+	[UDP_DROP_SEND_ERROR] = { "send_error",
+	    "the answer could not be sent" },
 };
 
 const char *
@@ -91,12 +97,14 @@ udp_guard_arrival(const struct msghdr *msg, struct udp_arrival *arr)
 		    cm->cmsg_len >= CMSG_LEN(sizeof(pi))) {
 			/* CMSG_DATA need not be aligned for the struct. */
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			memset(arr, 0, sizeof(*arr));
 			arr->ua_family = AF_INET;
 			arr->ua_ifindex = (unsigned int)pi.ipi_ifindex;
 			arr->ua_dst4 = pi.ipi_addr;
 			arr->ua_spec_dst = pi.ipi_spec_dst;
 			return 0;
 		}
+		/* Linux puts IPV6_PKTINFO first: look on for IP_PKTINFO. */
 		if (cm->cmsg_level == IPPROTO_IPV6 &&
 		    cm->cmsg_type == IPV6_PKTINFO &&
 		    cm->cmsg_len >= CMSG_LEN(sizeof(pi6))) {
@@ -104,10 +112,27 @@ udp_guard_arrival(const struct msghdr *msg, struct udp_arrival *arr)
 			arr->ua_family = AF_INET6;
 			arr->ua_ifindex = pi6.ipi6_ifindex;
 			arr->ua_dst6 = pi6.ipi6_addr;
-			return 0;
 		}
 	}
-	return -1;
+	return arr->ua_family == AF_UNSPEC ? -1 : 0;
+}
+
+bool
+udp_guard_unmap(const struct sockaddr *src, const struct udp_arrival *arr,
+    struct sockaddr_in *out)
+{
+	const struct sockaddr_in6	*sin6 = (const void *)src;
+
+	if (src->sa_family != AF_INET6 || arr == NULL ||
+	    arr->ua_family != AF_INET ||
+	    !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	out->sin_port = sin6->sin6_port;
+	memcpy(&out->sin_addr, &sin6->sin6_addr.s6_addr[12],
+	    sizeof(out->sin_addr));
+	return true;
 }
 
 static void
@@ -149,7 +174,9 @@ udp_guard_ifaces_load(struct udp_ifaces *ifs)
 {
 	struct ifaddrs		*list, *ifa;
 	const struct sockaddr_ll *ll;
-	const struct sockaddr_in *sin;
+	const struct sockaddr_in *sin, *local;
+	struct in_addr		 last;
+	in_addr_t		 mask;
 
 	memset(ifs, 0, sizeof(*ifs));
 	if (getifaddrs(&list) == -1)
@@ -166,12 +193,34 @@ udp_guard_ifaces_load(struct udp_ifaces *ifs)
 			ll = (const void *)ifa->ifa_addr;
 			ifaces_add_loop(ifs, (unsigned int)ll->sll_ifindex);
 		}
-		if (ifa->ifa_addr->sa_family == AF_INET &&
-		    (ifa->ifa_flags & IFF_BROADCAST) &&
+		if (ifa->ifa_addr->sa_family != AF_INET)
+			continue;
+		local = (const void *)ifa->ifa_addr;
+		/*
+		 * An address set without a broadcast ("ip addr add
+		 * 10.0.0.1/24") has none, but glibc then reports the address
+		 * itself as ifa_broadaddr: taken as a broadcast, it would
+		 * make the host refuse every datagram sent to it.
+		 */
+		if ((ifa->ifa_flags & IFF_BROADCAST) &&
 		    ifa->ifa_broadaddr != NULL &&
 		    ifa->ifa_broadaddr->sa_family == AF_INET) {
 			sin = (const void *)ifa->ifa_broadaddr;
-			ifaces_add_bcast(ifs, sin->sin_addr);
+			if (sin->sin_addr.s_addr != local->sin_addr.s_addr)
+				ifaces_add_bcast(ifs, sin->sin_addr);
+		}
+		/*
+		 * Linux routes the last address of every prefix shorter than
+		 * /31 as broadcast, set or not (fib_add_ifaddr()).
+		 */
+		if (ifa->ifa_netmask != NULL &&
+		    ifa->ifa_netmask->sa_family == AF_INET) {
+			mask = ((const struct sockaddr_in *)(const void *)
+			    ifa->ifa_netmask)->sin_addr.s_addr;
+			if (ntohl(mask) < 0xfffffffeU) {
+				last.s_addr = local->sin_addr.s_addr | ~mask;
+				ifaces_add_bcast(ifs, last);
+			}
 		}
 	}
 	freeifaddrs(list);
@@ -238,10 +287,10 @@ check_src6(const struct in6_addr *a, bool loopback_if)
 		return loopback_if ? NULL :
 		    "loopback source on a non-loopback interface";
 	/*
-	 * echod binds its IPv6 sockets IPV6_V6ONLY, so IPv4 clients never
-	 * show up as ::ffff:a.b.c.d here (they would on a dual-stack socket).
-	 * A mapped source therefore came off the wire as such, and a stack
-	 * may send the reply over IPv4, to an address no IPv4 filter saw
+	 * IPv4 clients of a dual-stack socket reach the guard as IPv4
+	 * (udp_guard_unmap()), never as ::ffff:a.b.c.d.  A mapped source
+	 * here therefore came off the wire as such, and a stack may send
+	 * the reply over IPv4, to an address no IPv4 filter saw
 	 * (draft-cmetz-v6ops-v4mapped-api-harmful).
 	 */
 	if (IN6_IS_ADDR_V4MAPPED(a))

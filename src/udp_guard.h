@@ -25,9 +25,10 @@
 
 /*
  * Why a datagram is not answered.  The values and labels are stable:
- * metrics count drops per label.  UDP_DROP_RATE is decided by the rate
- * table (ratelimit.h), not by udp_guard_check(); it is here so that one
- * enum names every reason.
+ * metrics count drops per label.  Only the first three come from
+ * udp_guard_check(); the others are decided by the rate table
+ * (ratelimit.h) and by the worker that reads and answers (udp.c), and
+ * are here so that one enum names every reason.
  */
 enum udp_verdict {
 	UDP_PASS = 0,		/* "pass": answer it */
@@ -35,8 +36,11 @@ enum udp_verdict {
 	UDP_DROP_SOURCE_ADDRESS,/* "source_address" */
 	UDP_DROP_DESTINATION,	/* "destination" */
 	UDP_DROP_RATE,		/* "rate" */
+	UDP_DROP_TRUNCATED,	/* "truncated": larger than the buffer */
+	UDP_DROP_SEND_FULL,	/* "send_buffer_full": the answer would block */
+	UDP_DROP_SEND_ERROR,	/* "send_error": the answer could not go */
 };
-#define UDP_NVERDICTS	5
+#define UDP_NVERDICTS	8
 
 /* The short label of v ("source_port"...), or "unknown". */
 const char	*udp_guard_label(enum udp_verdict v);
@@ -69,14 +73,32 @@ struct udp_arrival {
  * Fill *arr from the control messages of a datagram received on a
  * socket with IP_PKTINFO or IPV6_RECVPKTINFO set.  0 on success, -1 when
  * msg carries neither (arr is then zeroed, family AF_UNSPEC).
+ *
+ * A dual-stack IPv6 socket (IPV6_V6ONLY off) with IP_PKTINFO set as well
+ * reports an IPv4 datagram both ways; IP_PKTINFO wins, since it carries
+ * ipi_spec_dst and only an IPv4 datagram has it: arr is then AF_INET
+ * while the source is ::ffff:a.b.c.d (see udp_guard_unmap()).
  */
 int		 udp_guard_arrival(const struct msghdr *msg,
 		    struct udp_arrival *arr);
 
 /*
+ * On a dual-stack IPv6 socket, IPv4 clients have IPv4-mapped sources
+ * (::ffff:a.b.c.d).  When src is such a source and arr says the datagram
+ * came over IPv4 (AF_INET, from IP_PKTINFO), write the IPv4 source (same
+ * port) to *out and return true: the guard and the rate table are to
+ * judge the IPv4 datagram it is, while the answer goes to src as it is.
+ * Otherwise return false and leave *out alone: an IPv6 datagram whose
+ * source only looks mapped stays IPv6, and udp_guard_check() refuses it.
+ */
+bool		 udp_guard_unmap(const struct sockaddr *src,
+		    const struct udp_arrival *arr, struct sockaddr_in *out);
+
+/*
  * What the guard knows about the host's interfaces: the IPv4 broadcast
- * addresses (the limited broadcast is always known) and which interfaces
- * are loopbacks.  Plain data: a worker loads it at start and again now
+ * addresses (those set on interfaces, and the last address of every
+ * prefix shorter than /31, which Linux routes as broadcast; the limited
+ * broadcast is always known) and which interfaces are loopbacks.  Plain data: a worker loads it at start and again now
  * and then (interfaces come and go); a test fills it by hand.
  */
 #define UDP_GUARD_MAX_BCAST	64

@@ -30,8 +30,12 @@ worker_stop(struct worker *w, enum worker_mode mode)
 	if (w->w_mode == WORKER_STOPPING ||
 	    (w->w_mode == WORKER_RETIRING && mode == WORKER_RETIRING))
 		return;
-	if (w->w_mode == WORKER_SERVING)
+	if (w->w_mode == WORKER_SERVING) {
 		accept_close(w);
+		/* Nothing to drain; retiring, only the new generation
+		 * (and its rate table) answers from now on. */
+		udp_close(w);
+	}
 	w->w_mode = mode;
 	if (mode == WORKER_RETIRING) {
 		log_debug("retiring: %u connections left to finish",
@@ -80,6 +84,8 @@ worker_timers(struct worker *w)
 	conn_run_busy(w);
 	next = conn_expire_idle(w);
 	if ((t = accept_tick(w)) < next)
+		next = t;
+	if ((t = udp_tick(w)) < next)
 		next = t;
 	if (w->w_mode == WORKER_STOPPING) {
 		if (w->w_loop.el_now >= w->w_next_tick) {
@@ -140,6 +146,7 @@ worker_setup(struct worker *w, const struct worker_args *a,
 	timer_list_init(&w->w_closed);
 	w->w_err_burst.lb_what = "worker";
 	accept_start(w);
+	udp_start(w);
 }
 
 /* Close what is left at the end of a stop, so the counters say why. */

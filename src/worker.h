@@ -3,7 +3,8 @@
  *
  * struct worker is the serving state that the worker's parts share:
  * worker.c (the process, its loop, stop and retirement), accept.c
- * (listeners and admission) and conn.c (connections).
+ * (listeners and admission), conn.c (connections) and udp.c (UDP
+ * echo).
  */
 #ifndef ECHOD_WORKER_H
 #define ECHOD_WORKER_H
@@ -16,13 +17,14 @@
 #include "log.h"
 #include "proto.h"
 #include "timer.h"
+#include "udp.h"
 
 struct conn;
 
 enum worker_mode {
 	WORKER_SERVING,
-	WORKER_RETIRING,	/* no listeners, no deadline */
-	WORKER_STOPPING,	/* no listeners, shutdown_timeout */
+	WORKER_RETIRING,	/* no listeners nor UDP, no deadline */
+	WORKER_STOPPING,	/* no listeners nor UDP, shutdown_timeout */
 };
 
 struct worker {
@@ -41,6 +43,7 @@ struct worker {
 	struct conn		*w_busy_head, *w_busy_tail; /* echoing, budget used up */
 
 	struct accept_state	 w_accept;
+	struct udp_state	 w_udp;
 
 	uint64_t		 w_stop_deadline;	/* shutdown_timeout */
 	uint64_t		 w_next_tick;		/* drain checks */

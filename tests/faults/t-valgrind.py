@@ -1,8 +1,8 @@
 """echod under valgrind (memcheck), master and workers: start, echo,
-half-close, a reset, scrapes and bad requests on the metrics endpoint, a
-reload, a worker crash, a stop with a metrics client still connected.
-No invalid access, no uninitialised use, no definite leak, in any
-process."""
+half-close, a reset, UDP datagrams, scrapes and bad requests on the
+metrics endpoint, a reload, a worker crash, a stop with a metrics client
+still connected.  No invalid access, no uninitialised use, no definite
+leak, in any process."""
 
 import glob
 import os
@@ -32,6 +32,12 @@ def body():
     mport = free_port()
     e = Echod(dict(metrics_echod_config(mport), server={"workers": "2"},
                    log={"connections": "yes"}))
+    # UDP on the TCP port too; a low rate limit, so that drops happen.
+    e.write_config(dict(metrics_echod_config(mport),
+                        server={"workers": "2"}, log={"connections": "yes"},
+                        udp={"listen": "127.0.0.1:%d, [::1]:%d"
+                             % (e.port, e.port), "rate_limit": "20",
+                             "rate_burst": "5"}))
     vg = os.path.join(e.dir, "vg.%p")
     e.start(argv_prefix=[VALGRIND, "-q", "--trace-children=yes",
                          "--leak-check=full",
@@ -40,6 +46,15 @@ def body():
     data = os.urandom(1 << 20)
     digest, n = echo_stream(e.port, data)
     tap.ok(digest == sha256(data), "1 MB echoed under valgrind")
+    # UDP: answered, then over the rate limit.
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.settimeout(30)
+    u.sendto(b"udp under valgrind", ("::1", e.port))
+    tap.eq(u.recv(100), b"udp under valgrind", "a datagram echoed under "
+           "valgrind")
+    for i in range(20):
+        u.sendto(b"%d" % i, ("::1", e.port))
+    u.close()
     s = connect(e.port)
     s.sendall(os.urandom(100000))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -338,6 +338,10 @@ check_config(const struct echod_config *c)
 	RANGE(keepalive_idle_s, 1, 32767);
 	RANGE(keepalive_interval_s, 1, 32767);
 	RANGE(keepalive_count, 1, 127);
+	RANGE(udp_min_source_port, 0, 65535);
+	RANGE(udp_rate_limit, 0, 1000000);
+	RANGE(udp_rate_burst, 1, 30000);
+	RANGE(udp_rate_table_size, 8, 16777216);
 	if (!is_level(c->log_level))
 		fail(NULL, "accepted log level %d", c->log_level);
 	if (c->log_target != LOG_TARGET_AUTO &&
@@ -490,7 +494,12 @@ check_roundtrip(const struct echod_config *c)
 	    "[log]\n"
 	    "level = %s\n"
 	    "target = %s\n"
-	    "connections = %s\n",
+	    "connections = %s\n"
+	    "[udp]\n"
+	    "min_source_port = %u\n"
+	    "rate_limit = %u\n"
+	    "rate_burst = %u\n"
+	    "rate_table_size = %u\n",
 	    with_listen ? "listen = " : "", with_listen ? addrs : "",
 	    with_listen ? "\n" : "",
 	    workers,
@@ -501,7 +510,9 @@ check_roundtrip(const struct echod_config *c)
 	    level_name(c->log_level),
 	    c->log_target == LOG_TARGET_AUTO ? "auto" :
 	    c->log_target == LOG_TARGET_JOURNAL ? "journal" : "stderr",
-	    c->log_connections ? "yes" : "no");
+	    c->log_connections ? "yes" : "no",
+	    c->udp_min_source_port, c->udp_rate_limit, c->udp_rate_burst,
+	    c->udp_rate_table_size);
 	with_udp = append_list(text, sizeof(text), "udp", &c->udp_listen);
 	with_metrics = append_list(text, sizeof(text), "metrics",
 	    &c->metrics_listen);
@@ -533,7 +544,11 @@ check_roundtrip(const struct echod_config *c)
 	    c->keepalive_count != again.keepalive_count ||
 	    c->log_level != again.log_level ||
 	    c->log_target != again.log_target ||
-	    c->log_connections != again.log_connections)
+	    c->log_connections != again.log_connections ||
+	    c->udp_min_source_port != again.udp_min_source_port ||
+	    c->udp_rate_limit != again.udp_rate_limit ||
+	    c->udp_rate_burst != again.udp_rate_burst ||
+	    c->udp_rate_table_size != again.udp_rate_table_size)
 		fail(NULL, "an accepted config, written out, loads to other "
 		    "values:\n%s", text);
 }

@@ -38,7 +38,7 @@ max_exposure=1.5
 unit_stop_timeout=30
 
 # --- TAP ------------------------------------------------------------------
-ntests=22
+ntests=24
 n=0
 failed=0
 ok()    { n=$((n + 1)); echo "ok $n - $*"; }
@@ -286,6 +286,12 @@ code = head.split(b" ")[1].decode() if head.startswith(b"HTTP/1.1 ") else "none"
 print(code)
 sys.stdout.write(body.decode("utf-8", "replace"))
 sys.exit(0 if code == "200" else 1)' "$@"
+udp7() { ctnet ss -Hlun 'sport = :7' | grep -q .; }
+# udp_echo ADDR: one datagram through echo-client -u, echoed exactly.
+udp_echo() {
+	local out
+	out=$(ct sh -c "printf 'udp probe to %s\n' '$1' |
+	    echo-client -u -q -t 5s '$1' 7") && [ "$out" = "udp probe to $1" ]
 }
 set_ini() {	# set_ini KEY VALUE: change or add a [server] key
 	local f=$root/etc/echod.ini
@@ -412,6 +418,16 @@ else
 	{ ct systemctl status --no-pager echod.socket echod.service; ctnet ss -ltn; } 2>&1 | diag
 fi
 
+# 4b. UDP is shipped but off: a TCP-only install, as before
+if ct test -f /lib/systemd/system/echod-udp.socket &&
+    ! ct systemctl is-enabled -q echod-udp.socket &&
+    inactive echod-udp.socket && ! udp7; then
+	ok "echod-udp.socket is installed but neither enabled nor listening: nothing on UDP port 7"
+else
+	notok "echod-udp.socket is installed but neither enabled nor listening: nothing on UDP port 7"
+	{ ct systemctl status --no-pager echod-udp.socket; ctnet ss -lun; } 2>&1 | diag
+fi
+
 # 5. socket activation and IPv4
 c_start=$(cursor)
 if out=$(probe echo 127.0.0.1 7 200000) &&
@@ -450,10 +466,11 @@ fi
 
 # 9. systemd-analyze verify, installed units, real systemd
 if out=$(ct systemd-analyze verify --man=no /lib/systemd/system/echod.socket \
-    /lib/systemd/system/echod.service 2>&1) && [ -z "$out" ]; then
-	ok "systemd-analyze verify is clean for the installed echod.socket and echod.service"
+    /lib/systemd/system/echod-udp.socket /lib/systemd/system/echod.service \
+    2>&1) && [ -z "$out" ]; then
+	ok "systemd-analyze verify is clean for the installed echod.socket, echod-udp.socket and echod.service"
 else
-	notok "systemd-analyze verify is clean for the installed echod.socket and echod.service"
+	notok "systemd-analyze verify is clean for the installed echod.socket, echod-udp.socket and echod.service"
 	printf '%s\n' "$out" | diag
 fi
 
@@ -657,6 +674,27 @@ else
 	{ ct systemctl status --no-pager echod.service; messages_since "$c"; } 2>&1 | tail -n 30 | diag
 fi
 
+# 17b. UDP echo, turned on as README and echod(8) say
+c=$(cursor)
+# systemd starts no socket while its service runs ("Socket service
+# echod.service already active, refusing"), not even in one transaction
+# with a restart of it: stop echod first, as README and echod(8) say.
+if ct systemctl stop echod.service >"$work/udp.out" 2>&1 &&
+    ct systemctl enable --now echod-udp.socket >>"$work/udp.out" 2>&1 &&
+    ct systemctl start echod.service >>"$work/udp.out" 2>&1 &&
+    wait_until 10 active echod.service && udp7 &&
+    wait_until 10 udp_echo 127.0.0.1 && udp_echo ::1 &&
+    ping=$(ct echo-client -u -c 3 -i 0.1 127.0.0.1 7 2>&1) &&
+    printf '%s\n' "$ping" | grep -q '3 datagrams sent, 3 received, 0% loss' &&
+    messages_since "$c" | grep -q 'serving on .*udp \[::\]:7.* (from systemd)'; then
+	ok "stop echod, enable --now echod-udp.socket, start echod: UDP echo on 127.0.0.1:7 and [::1]:7 through the sandbox"
+	printf '%s\n' "$ping" | tail -n 2 | diag
+else
+	notok "stop echod, enable --now echod-udp.socket, start echod: UDP echo on 127.0.0.1:7 and [::1]:7"
+	{ cat "$work/udp.out"; echo "${ping:-}"; ct systemctl status --no-pager echod-udp.socket;
+	  ctnet ss -lun; messages_since "$c"; } 2>&1 | tail -n 30 | diag
+fi
+
 # 18. the metrics socket: off after install; enabled, it passes its
 # sockets (FileDescriptorName=metrics) through the sandbox, and a
 # connection to it starts echod.service
@@ -696,8 +734,9 @@ if ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall \
     grep -q '^; local edit kept across upgrades$' "$root/etc/echod.ini" &&
     wait_until 15 sh -c "m=\$(nsenter -t $pid1 -a systemctl show -p MainPID --value echod.service);
 	[ \"\$m\" != 0 ] && [ \"\$m\" != $main4 ]" &&
-    active echod.socket && out=$(probe echo 127.0.0.1 7); then
-	ok "upgrade (apt-get install --reinstall): the edited /etc/echod.ini is kept, echod.service restarts, serving"
+    active echod.socket && out=$(probe echo 127.0.0.1 7) &&
+    active echod-udp.socket && wait_until 10 udp_echo 127.0.0.1; then
+	ok "upgrade (apt-get install --reinstall): the edited /etc/echod.ini is kept, echod.service restarts, serving (UDP too)"
 else
 	notok "upgrade (apt-get install --reinstall): conffile kept, service restarted"
 	{ tail -n 20 "$work/upgrade.log"; echo "main $main4 -> $(main_pid)"; } 2>&1 | diag
@@ -708,9 +747,10 @@ if ct env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q echod >"$work/remo
     [ "$(prop echod.service ActiveState)" != active ] &&
     [ "$(prop echod.socket ActiveState)" != active ] && ! listening7 &&
     [ "$(prop echod-metrics.socket ActiveState)" != active ] && ! listening9007 &&
+    [ "$(prop echod-udp.socket ActiveState)" != active ] && ! udp7 &&
     ! ct test -e /usr/sbin/echod && ! ct test -e /lib/systemd/system/echod.socket &&
     ct test -f /etc/echod.ini; then
-	ok "apt-get remove: echod stopped, ports 7 and 9007 closed, program and units gone, conffile kept"
+	ok "apt-get remove: echod stopped, TCP and UDP port 7 and port 9007 closed, program and units gone, conffile kept"
 else
 	notok "apt-get remove: echod stopped, ports 7 and 9007 closed, program and units gone, conffile kept"
 	{ tail -n 20 "$work/remove.log"; ct systemctl status --no-pager echod.socket echod.service; } 2>&1 | diag
@@ -737,4 +777,4 @@ else
 	tail -n 20 "$work/purge.log" | diag
 fi
 
-# 22 (teardown) is reported by finish().
+# The last test (teardown) is reported by finish().

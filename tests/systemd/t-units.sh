@@ -20,7 +20,7 @@ notok() { n=$((n + 1)); echo "not ok $n - $*"; }
 skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
 diag() { sed 's/^/# /'; }
 
-echo "1..6"
+echo "1..7"
 
 # The generated unit, with paths pointing into this build so that
 # verify finds an executable and a config file.
@@ -32,7 +32,8 @@ else
 	notok "systemd/echod.service is generated with absolute paths"
 fi
 mkdir "$tmp/units"
-cp "$srcdir/systemd/echod.socket" "$srcdir/systemd/echod-metrics.socket" \
+cp "$srcdir/systemd/echod.socket" "$srcdir/systemd/echod-udp.socket" \
+    "$srcdir/systemd/echod-metrics.socket" \
     "$tmp/units/"
 sed -e "s|^\(Exec[A-Za-z]*=\)[^ ]*/echod|\1$ECHOD|" \
     -e "s| -c [^ ]*/echod.ini| -c $srcdir/conf/echod.ini|" \
@@ -44,11 +45,12 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 else
 	# verify exits 0 on mere warnings: anything on stderr is a failure.
 	if systemd-analyze verify --man=no "$tmp/units/echod.socket" \
-	    "$tmp/units/echod-metrics.socket" "$tmp/units/echod.service" \
+	    "$tmp/units/echod-udp.socket" "$tmp/units/echod-metrics.socket" \
+	    "$tmp/units/echod.service" \
 	    >"$tmp/verify.out" 2>&1 && ! [ -s "$tmp/verify.out" ]; then
-		ok "systemd-analyze verify is clean for echod.socket, echod-metrics.socket and echod.service"
+		ok "systemd-analyze verify is clean for echod.socket, echod-udp.socket, echod-metrics.socket and echod.service"
 	else
-		notok "systemd-analyze verify is clean for echod.socket, echod-metrics.socket and echod.service"
+		notok "systemd-analyze verify is clean for echod.socket, echod-udp.socket, echod-metrics.socket and echod.service"
 		diag <"$tmp/verify.out"
 	fi
 	systemd-analyze security --offline=yes --no-pager \
@@ -72,6 +74,16 @@ if grep -qx 'KillMode=mixed' "$svc" && grep -qx 'Type=notify' "$svc" &&
 	ok "Type=notify, KillMode=mixed, TimeoutStopSec ${timeout}s > default shutdown_timeout 10s"
 else
 	notok "Type=notify, KillMode=mixed, TimeoutStopSec > default shutdown_timeout 10s"
+fi
+
+# UDP: a datagram socket that activates echod.service itself.
+udp=$srcdir/systemd/echod-udp.socket
+if grep -qx 'ListenDatagram=7' "$udp" && grep -qx 'Service=echod.service' "$udp" &&
+    grep -qx 'BindIPv6Only=both' "$udp" &&
+    grep -q '^After=.*echod-udp\.socket' "$svc"; then
+	ok "echod-udp.socket: ListenDatagram=7, both families, activates echod.service (ordered after it)"
+else
+	notok "echod-udp.socket: ListenDatagram=7, both families, activates echod.service (ordered after it)"
 fi
 
 for page in man/echod.8 man/echod.ini.5; do

@@ -189,6 +189,70 @@ test_bad(void)
 	    "cross-field check");
 }
 
+/* The [udp] keys: defaults, limits, and a file:line for each error. */
+static void
+test_udp(void)
+{
+	struct echod_config	 def;
+
+	config_defaults(&def);
+	is_int(def.udp_listen.ll_n, 0, "no UDP socket by default");
+	is_int(def.udp_min_source_port, 1024, "default min_source_port");
+	is_int(def.udp_rate_limit, 100, "default rate_limit");
+	is_int(def.udp_rate_burst, 200, "default rate_burst");
+	is_int(def.udp_rate_table_size, 65536, "default rate_table_size");
+	is_int(config_load_string("t.ini", "[udp]\n"
+	    "listen = *:7, 127.0.0.1:7007\n"
+	    "min_source_port = 0\n"
+	    "rate_limit = 0\n"
+	    "rate_burst = 30000\n"
+	    "rate_table_size = 8\n", &cfg, &errs), 0, "the lowest [udp] values "
+	    "(and the highest burst)");
+	if (errs.n)
+		diag("%s", errs.msg[0]);
+	is_int(cfg.udp_listen.ll_n, 3, "... three UDP sockets");
+	is_int(cfg.udp_min_source_port, 0, "... min_source_port 0");
+	is_int(cfg.udp_rate_limit, 0, "... rate_limit 0 (off)");
+	is_int(cfg.udp_rate_burst, 30000, "... rate_burst 30000");
+	is_int(cfg.udp_rate_table_size, 8, "... rate_table_size 8");
+	is_int(config_load_string("t.ini", "[udp]\nmin_source_port = 65535\n"
+	    "rate_limit = 1000000\nrate_burst = 1\n"
+	    "rate_table_size = 16777216\n", &cfg, &errs), 0,
+	    "the highest [udp] values");
+	ok(cfg.udp_min_source_port == 65535 && cfg.udp_rate_limit == 1000000 &&
+	    cfg.udp_rate_burst == 1 && cfg.udp_rate_table_size == 16777216,
+	    "... all stored");
+	bad("[udp]\nmin_source_port = 65536\n", "t.ini:2: [udp] "
+	    "min_source_port = \"65536\": out of range; expected 0 to 65535",
+	    "min_source_port too big");
+	bad("[udp]\nrate_limit = 1000001\n", "t.ini:2: [udp] rate_limit = "
+	    "\"1000001\": out of range; expected 0 (off) to 1000000",
+	    "rate_limit too big");
+	bad("[udp]\nrate_limit = 10/s\n", "not a whole number",
+	    "rate_limit with a unit");
+	bad("[udp]\nrate_burst = 0\n", "t.ini:2: [udp] rate_burst = \"0\": "
+	    "out of range; expected 1 to 30000", "rate_burst 0");
+	bad("[udp]\nrate_burst = 30001\n", "expected 1 to 30000",
+	    "rate_burst too big");
+	bad("[udp]\n\nrate_table_size = 7\n", "t.ini:3: [udp] rate_table_size "
+	    "= \"7\": out of range; expected 8 to 16777216",
+	    "rate_table_size too small");
+	bad("[udp]\nrate_table_size = 16777217\n", "expected 8 to 16777216",
+	    "rate_table_size too big");
+	bad("[udp]\nrate_table_size = 64k\n", "not a whole number",
+	    "rate_table_size with a unit");
+	bad("[udp]\nlisten = 127.0.0.1:7, 127.0.0.1:7\n", "t.ini:2: [udp] "
+	    "listen", "the same UDP socket twice");
+	bad("[udp]\nrate_limit = 5\nrate_limit = 6\n", "t.ini:3: [udp] "
+	    "rate_limit: duplicate key, already set on line 2",
+	    "duplicate [udp] key");
+	bad("[udp]\nburst = 5\n", "t.ini:2: unknown key 'burst' in [udp]",
+	    "unknown [udp] key");
+	is_int(config_load_string("t.ini", "[server]\nlisten = 127.0.0.1:7\n"
+	    "[udp]\nlisten = 127.0.0.1:7\n", &cfg, &errs), 0,
+	    "a UDP socket on the port of a TCP one: fine (another protocol)");
+}
+
 /* Durations take decimals; keys in whole seconds still want them whole. */
 static void
 test_decimal_durations(void)
@@ -321,6 +385,7 @@ main(void)
 	test_defaults();
 	test_good();
 	test_bad();
+	test_udp();
 	test_decimal_durations();
 	test_every_error();
 	test_files();

@@ -229,6 +229,39 @@ test_growth(struct shared *sh)
 	    0, "clear_slot forgets its connections too");
 }
 
+/* A dead worker's counters move to sh_gone, UDP ones included. */
+static void
+test_fold(struct shared *sh)
+{
+	struct worker_stats	*st = &sh->sh_stats[7], *g = sh->sh_gone;
+	unsigned		 v;
+	bool			 all = true;
+
+	stat_add(&st->ws_accepted, 3);
+	stat_add(&st->ws_udp_received, 10);
+	stat_add(&st->ws_udp_echoed, 6);
+	stat_add(&st->ws_udp_bytes_in, 1000);
+	stat_add(&st->ws_udp_bytes_out, 600);
+	for (v = 0; v < UDP_NVERDICTS; v++)
+		stat_add(&st->ws_udp_dropped[v], v);
+	stat_add(&g->ws_udp_received, 1);
+	shared_fold_slot(sh, 7);
+	for (v = 0; v < UDP_NVERDICTS; v++)
+		all = all && atomic_load(&g->ws_udp_dropped[v]) == v &&
+		    atomic_load(&st->ws_udp_dropped[v]) == 0;
+	ok(atomic_load(&g->ws_accepted) == 3 &&
+	    atomic_load(&g->ws_udp_received) == 11 &&
+	    atomic_load(&g->ws_udp_echoed) == 6 &&
+	    atomic_load(&g->ws_udp_bytes_in) == 1000 &&
+	    atomic_load(&g->ws_udp_bytes_out) == 600 && all,
+	    "shared_fold_slot adds a slot's UDP counters to sh_gone");
+	ok(atomic_load(&st->ws_udp_received) == 0 &&
+	    atomic_load(&st->ws_udp_echoed) == 0 &&
+	    atomic_load(&st->ws_udp_bytes_in) == 0 &&
+	    atomic_load(&st->ws_udp_bytes_out) == 0,
+	    "... and zeroes them in the slot: counted once");
+}
+
 /* A reader forked before the master grew the file maps it again. */
 static void
 test_remap(struct shared *sh)
@@ -641,6 +674,7 @@ main(void)
 	test_remap(sh);
 	test_stuck_writer(sh);
 	test_limits(sh);
+	test_fold(sh);
 	shared_free(sh);
 
 	/*

@@ -89,6 +89,7 @@ test_labels(void)
 {
 	static const char *const labels[UDP_NVERDICTS] = {
 		"pass", "source_port", "source_address", "destination", "rate",
+		"truncated", "send_buffer_full", "send_error",
 	};
 	int	 i;
 
@@ -388,6 +389,82 @@ test_arrival_parse(void)
 }
 
 /*
+ * A dual-stack socket with both options set reports an IPv4 datagram
+ * with IPV6_PKTINFO (the mapped destination) first, then IP_PKTINFO.
+ */
+static void
+test_arrival_dual(void)
+{
+	union {
+		char		 buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+				    CMSG_SPACE(sizeof(struct in_pktinfo))];
+		struct cmsghdr	 align;
+	}			 u;
+	struct msghdr		 msg;
+	struct cmsghdr		*cm;
+	struct udp_arrival	 a;
+	struct in6_pktinfo	 pi6;
+	struct in_pktinfo	 pi;
+	struct sockaddr_storage	 src;
+	struct sockaddr_in	 out;
+
+	memset(&u, 0, sizeof(u));
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = IPPROTO_IPV6;
+	cm->cmsg_type = IPV6_PKTINFO;
+	cm->cmsg_len = CMSG_LEN(sizeof(pi6));
+	memset(&pi6, 0, sizeof(pi6));
+	inet_pton(AF_INET6, "::ffff:192.0.2.10", &pi6.ipi6_addr);
+	pi6.ipi6_ifindex = 4;
+	memcpy(CMSG_DATA(cm), &pi6, sizeof(pi6));
+	cm = CMSG_NXTHDR(&msg, cm);
+	cm->cmsg_level = IPPROTO_IP;
+	cm->cmsg_type = IP_PKTINFO;
+	cm->cmsg_len = CMSG_LEN(sizeof(pi));
+	memset(&pi, 0, sizeof(pi));
+	inet_pton(AF_INET, "192.0.2.10", &pi.ipi_addr);
+	inet_pton(AF_INET, "192.0.2.10", &pi.ipi_spec_dst);
+	pi.ipi_ifindex = 4;
+	memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	is_int(udp_guard_arrival(&msg, &a), 0, "both pktinfos: 0");
+	is_int(a.ua_family, AF_INET, "... IP_PKTINFO wins: IPv4");
+	ok(a.ua_dst4.s_addr == pi.ipi_addr.s_addr &&
+	    a.ua_spec_dst.s_addr == pi.ipi_spec_dst.s_addr &&
+	    a.ua_ifindex == 4, "... with its destination, spec_dst, ifindex");
+
+	src = sa("::ffff:198.51.100.7", 4000);
+	ok(udp_guard_unmap((struct sockaddr *)&src, &a, &out),
+	    "a mapped source of an IPv4 datagram is unmapped");
+	is_str(inet_ntoa(out.sin_addr), "198.51.100.7", "... to its address");
+	is_int(ntohs(out.sin_port), 4000, "... and port");
+	is_int(udp_guard_check((struct sockaddr *)&out, &a, false, NULL, 1024,
+	    NULL), UDP_PASS, "... and the guard answers it");
+	is_int(udp_guard_check((struct sockaddr *)&src, &a, false, NULL, 1024,
+	    NULL), UDP_DROP_SOURCE_ADDRESS, "left mapped, it is refused");
+
+	/* Only IPV6_PKTINFO: an IPv6 datagram with a mapped source. */
+	msg.msg_controllen = CMSG_SPACE(sizeof(pi6));
+	is_int(udp_guard_arrival(&msg, &a), 0, "only IPV6_PKTINFO: 0");
+	is_int(a.ua_family, AF_INET6, "... IPv6");
+	memset(&out, 0x5a, sizeof(out));
+	ok(!udp_guard_unmap((struct sockaddr *)&src, &a, &out) &&
+	    out.sin_family == 0x5a5a, "an IPv6 datagram's mapped source is "
+	    "not unmapped, and out is untouched");
+	src = sa("2001:db8::1", 4000);
+	a.ua_family = AF_INET;
+	ok(!udp_guard_unmap((struct sockaddr *)&src, &a, &out),
+	    "an unmapped IPv6 source is left alone");
+	src = sa("198.51.100.7", 4000);
+	ok(!udp_guard_unmap((struct sockaddr *)&src, &a, &out),
+	    "an IPv4 source is left alone");
+	ok(!udp_guard_unmap((struct sockaddr *)&src, NULL, &out),
+	    "no arrival: left alone");
+}
+
+/*
  * Real datagrams: a socket bound to the wildcard address with pktinfo on
  * receives what 'tx' sends to dst; the guard judges it.
  */
@@ -603,6 +680,82 @@ test_real(void)
 	close(r6.fd);
 }
 
+/*
+ * A real dual-stack socket (IPV6_V6ONLY off, both pktinfo options on):
+ * an IPv4 datagram comes from a mapped source with IP_PKTINFO, and
+ * unmapped it is judged as the IPv4 datagram it is.
+ */
+static void
+test_real_dual(void)
+{
+	union {
+		char		 buf[256];
+		struct cmsghdr	 align;
+	}			 u;
+	struct sockaddr_storage	 ss, src;
+	struct sockaddr_in	 to, out;
+	struct udp_arrival	 a;
+	struct msghdr		 msg;
+	struct iovec		 iov;
+	struct pollfd		 pfd;
+	socklen_t		 len = sizeof(ss);
+	char			 data[8], b[INET6_ADDRSTRLEN];
+	int			 fd, tx, on = 1, off = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_INET6;
+	if ((fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) ==
+	    -1 || bind(fd, (struct sockaddr *)&ss,
+	    sizeof(struct sockaddr_in6)) == -1) {
+		ok(true, "dual-stack socket # SKIP %s", strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+	ok(setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) == 0,
+	    "IP_PKTINFO can be set on a dual-stack IPv6 socket");
+	getsockname(fd, (struct sockaddr *)&ss, &len);
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_port = ((struct sockaddr_in6 *)&ss)->sin6_port;
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ok(sendto(tx, "x", 1, 0, (struct sockaddr *)&to, sizeof(to)) == 1,
+	    "an IPv4 datagram sent to it");
+	close(tx);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = data;
+	iov.iov_len = sizeof(data);
+	msg.msg_name = &src;
+	msg.msg_namelen = sizeof(src);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	if (!ok(poll(&pfd, 1, 2000) == 1 && recvmsg(fd, &msg, 0) == 1,
+	    "... arrives")) {
+		close(fd);
+		return;
+	}
+	inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&src)->sin6_addr, b,
+	    sizeof(b));
+	is_str(b, "::ffff:127.0.0.1", "... from a mapped source");
+	is_int(udp_guard_arrival(&msg, &a), 0, "... with pktinfo");
+	is_int(a.ua_family, AF_INET, "... that says IPv4 (IP_PKTINFO)");
+	ok(a.ua_spec_dst.s_addr == htonl(INADDR_LOOPBACK),
+	    "... with spec_dst 127.0.0.1");
+	ok(udp_guard_unmap((struct sockaddr *)&src, &a, &out),
+	    "... unmapped");
+	is_int(udp_guard_check((struct sockaddr *)&out, &a,
+	    udp_guard_ifaces_loopback(NULL, a.ua_ifindex), NULL, 1024, NULL),
+	    UDP_PASS, "... and answered as IPv4");
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -613,6 +766,8 @@ main(void)
 	test_destinations();
 	test_ifaces();
 	test_arrival_parse();
+	test_arrival_dual();
 	test_real();
+	test_real_dual();
 	return done_testing();
 }
