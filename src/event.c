@@ -54,8 +54,11 @@ event_add(struct event_loop *loop, struct event *ev, unsigned how)
 		ee.events |= EPOLLET;
 	if (how & EV_EXCLUSIVE)
 		ee.events |= EPOLLEXCLUSIVE;
-	if (epoll_ctl(loop->el_fd, EPOLL_CTL_ADD, ev->ev_fd, &ee) == -1)
-		return -1;
+	if (epoll_ctl(loop->el_fd, EPOLL_CTL_ADD, ev->ev_fd, &ee) == -1) {
+		/* Still registered from before (a DEL failed): so be it. */
+		if (errno != EEXIST)
+			return -1;
+	}
 	ev->ev_added = true;
 	return 0;
 }
@@ -65,8 +68,12 @@ event_del(struct event_loop *loop, struct event *ev)
 {
 	if (!ev->ev_added)
 		return 0;
+	/* A failed DEL leaves the registration, and so the flag. */
+	if (epoll_ctl(loop->el_fd, EPOLL_CTL_DEL, ev->ev_fd, NULL) == -1 &&
+	    errno != ENOENT && errno != EBADF)
+		return -1;
 	ev->ev_added = false;
-	return epoll_ctl(loop->el_fd, EPOLL_CTL_DEL, ev->ev_fd, NULL);
+	return 0;
 }
 
 void

@@ -56,7 +56,8 @@ void	event_set(struct event *, int fd, event_handler *);
 
 /*
  * Watch ev->ev_fd with 'how' (EV_WANT_* | EV_EDGE | EV_EXCLUSIVE).
- * 0, or -1 with errno (EEXIST if the fd is already in the set).
+ * 0 (also when the fd is in the set already, with its old 'how'), or -1
+ * with errno.
  */
 int	event_add(struct event_loop *, struct event *, unsigned how);
 
@@ -64,7 +65,7 @@ int	event_add(struct event_loop *, struct event *, unsigned how);
  * Stop watching.  Events for ev already fetched in the current dispatch
  * are dropped, so the caller may retire the object at once; it must
  * keep the memory until event_dispatch() returns.  Harmless when not
- * added.  0, or -1 with errno.
+ * added.  0, or -1 with errno, and then ev is still watched.
  */
 int	event_del(struct event_loop *, struct event *);
 

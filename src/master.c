@@ -96,7 +96,7 @@ struct master {
 	uint64_t		 drain_end;	/* PHASE_DRAIN until */
 	uint64_t		 stop_deadline;	/* PHASE_STOP: SIGKILL at */
 	struct stats_master	 stats;
-	struct stats_rate	 rate;		/* for STATUS= */
+	struct stats_rate	 status_rate;	/* for STATUS= */
 	double			 accepted_rate;	/* per second, lately */
 	double			 echoed_rate;	/* bytes per second */
 	uint64_t		 watchdog_ms, next_watchdog;
@@ -768,7 +768,7 @@ master_periodic(struct master *m)
 		m->next_watchdog = m->loop.el_now + m->watchdog_ms / 2;
 	}
 	if (m->loop.el_now >= m->next_status) {
-		stats_rate_sample(&m->rate, m->shared, m->loop.el_now,
+		stats_rate_sample(&m->status_rate, m->shared, m->loop.el_now,
 		    &m->accepted_rate, &m->echoed_rate);
 		master_format_status(m, status, sizeof(status));
 		if (m->ready_sent && strcmp(status, m->status) != 0) {

@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "stats.h"
+#include "udp_guard.h"
 
 /* A counter of struct worker_stats exported as one series. */
 static const struct {
@@ -30,6 +31,18 @@ static const struct {
 	    "Times a worker paused accepting because descriptors or memory "
 	    "ran out.",
 	    offsetof(struct worker_stats, ws_accept_pauses) },
+	{ "echod_udp_datagrams_received_total",
+	    "UDP datagrams received.",
+	    offsetof(struct worker_stats, ws_udp_received) },
+	{ "echod_udp_datagrams_echoed_total",
+	    "UDP datagrams answered.",
+	    offsetof(struct worker_stats, ws_udp_echoed) },
+	{ "echod_udp_received_bytes_total",
+	    "Payload bytes of UDP datagrams received.",
+	    offsetof(struct worker_stats, ws_udp_bytes_in) },
+	{ "echod_udp_echoed_bytes_total",
+	    "Payload bytes of UDP answers sent.",
+	    offsetof(struct worker_stats, ws_udp_bytes_out) },
 };
 
 static const char *const exit_labels[STATS_EXIT_N] = {
@@ -83,6 +96,14 @@ stats_render_ends(struct prom_buf *pb, struct shared *sh)
 		prom_sample(pb, "echod_proxy_refused_total", "reason",
 		    conn_proxy_label(r), shared_sum(sh,
 		    offsetof(struct worker_stats, ws_proxy) +
+		    (size_t)r * sizeof(_Atomic uint64_t)));
+	prom_family(pb, "echod_udp_datagrams_dropped_total", "counter",
+	    "UDP datagrams not answered, by reason (the guards, the rate "
+	    "limit, a full send buffer...).");
+	for (r = 1; r < UDP_NVERDICTS; r++)
+		prom_sample(pb, "echod_udp_datagrams_dropped_total", "reason",
+		    udp_guard_label((enum udp_verdict)r), shared_sum(sh,
+		    offsetof(struct worker_stats, ws_udp_dropped) +
 		    (size_t)r * sizeof(_Atomic uint64_t)));
 }
 
