@@ -70,7 +70,7 @@ def body():
     # A connected, not listening, socket as fd 3.
     a, b = socket.socketpair()
     p = subprocess.run(
-        ["sh", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=1; exec 3<&%d; '
+        ["bash", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=1; exec 3<&%d; '
          'exec "$0" -c "$1"' % a.fileno(), ECHOD, cfg],
         capture_output=True, timeout=10, pass_fds=[a.fileno()],
         stdin=subprocess.DEVNULL)

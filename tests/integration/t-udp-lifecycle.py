@@ -263,15 +263,15 @@ def test_stop_passed():
     lsn.listen(16)
     dg = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dg.bind(("127.0.0.1", port))
-    # Two unused one-digit fds (sh takes one digit only) out of the way
-    # of 3 and 4.
-    spare = [fd for fd in range(5, 10) if not fd_open(fd)][:2]
+    # Two unused fds out of the way of 3 and 4 (bash, unlike dash, takes
+    # more than one digit in a redirection).
+    spare = [fd for fd in range(5, 200) if not fd_open(fd)][:2]
     t, u = os.dup2(lsn.fileno(), spare[0]), os.dup2(dg.fileno(), spare[1])
     e = Echod({"server": {"shutdown_timeout": "10s", "drain_idle": "0"},
                "udp": {"rate_limit": "0"}})
     e.start(argv_prefix=[
-        "sh", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=2; exec 3<&%d 4<&%d '
-        '%d<&- %d<&-; exec "$@"' % (t, u, t, u), "sh"],
+        "bash", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=2; exec 3<&%d 4<&%d '
+        '%d<&- %d<&-; exec "$@"' % (t, u, t, u), "bash"],
         pass_fds=[t, u], wait_ready=False)
     for fd in (t, u):
         os.close(fd)
@@ -357,7 +357,7 @@ def test_bad_socket():
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     e = Echod()
     p = subprocess.run(
-        ["sh", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=1; exec 3<&%d; '
+        ["bash", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=1; exec 3<&%d; '
          'exec "$0" -c "$1"' % a.fileno(), ECHOD, e.config],
         capture_output=True, timeout=10, pass_fds=[a.fileno()],
         stdin=subprocess.DEVNULL)
