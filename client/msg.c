@@ -158,3 +158,31 @@ msg_duration(uint64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%llums", (unsigned long long)ms);
 	return buf;
 }
+
+static bool	 out_failed;
+
+bool
+msg_out_failed(void)
+{
+	return out_failed;
+}
+
+int
+msg_out(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (out_failed)
+		return -1;
+	va_start(ap, fmt);
+	n = vprintf(fmt, ap);
+	va_end(ap);
+	/* Short-circuit: errno is the failed call's. */
+	if (n < 0 || putchar('\n') == EOF || fflush(stdout) == EOF) {
+		msg_warn("writing standard output");
+		out_failed = true;
+		return -1;
+	}
+	return 0;
+}

@@ -34,6 +34,15 @@ void	msg_fatal(int status, const char *, ...)
 void	msg_fatalx(int status, const char *, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
 
+/*
+ * One line of program output on stdout (a newline is added), flushed.
+ * Returns 0, or -1 once stdout has failed (a full disk; a reader that
+ * went away: EPIPE, since SIGPIPE is ignored), which is reported the
+ * first time only; msg_out_failed() tells whether it has.
+ */
+int	msg_out(const char *, ...) __attribute__((format(printf, 1, 2)));
+bool	msg_out_failed(void);
+
 /* Format a duration as "30s" or "250ms" into buf; returns buf. */
 const char	*msg_duration(uint64_t ms, char *buf, size_t len);
 

@@ -48,7 +48,6 @@ struct ping {
 	uint64_t		 p_rtt_min, p_rtt_max;	/* microseconds */
 	double			 p_rtt_sum, p_rtt_sumsq;
 	uint64_t		 p_start;
-	bool			 p_out_failed;	/* stdout write failed */
 };
 
 void
@@ -88,35 +87,6 @@ ping_sqrt(double x)
 	return r;
 }
 
-static int
-ping_line(struct ping *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/*
- * Print one line of output.  Returns 0, or -1 once stdout has failed
- * (a full disk, a reader that has gone: EPIPE, SIGPIPE is ignored); the
- * failure is reported the first time only.
- */
-static int
-ping_line(struct ping *p, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	if (p->p_out_failed)
-		return -1;
-	va_start(ap, fmt);
-	n = vprintf(fmt, ap);
-	va_end(ap);
-	/* Short-circuit: errno is the failed call's. */
-	if (n < 0 || putchar('\n') == EOF || fflush(stdout) == EOF) {
-		msg_warn("writing standard output");
-		p->p_out_failed = true;
-		return -1;
-	}
-	return 0;
-}
-
 static void
 ping_reply(struct ping *p, uint64_t seq, uint64_t now)
 {
@@ -125,15 +95,15 @@ ping_reply(struct ping *p, uint64_t seq, uint64_t now)
 
 	if (seq != p->p_seq || p->p_answered) {
 		if (!p->p_opts->co_quiet)
-			ping_line(p, "seq=%llu: late reply, already counted "
-			    "as lost%s", s, p->p_rx_bad ? "; and it differs from "
+			msg_out("seq=%llu: late reply, already counted as "
+			    "lost%s", s, p->p_rx_bad ? "; and it differs from "
 			    "what was sent" : "");
 		return;
 	}
 	p->p_answered = true;
 	if (p->p_rx_bad) {
 		p->p_corrupted++;
-		ping_line(p, "seq=%llu: reply differs from what was sent, "
+		msg_out("seq=%llu: reply differs from what was sent, "
 		    "from byte %llu on", s, at);
 		return;
 	}
@@ -146,7 +116,7 @@ ping_reply(struct ping *p, uint64_t seq, uint64_t now)
 	p->p_rtt_sum += (double)rtt;
 	p->p_rtt_sumsq += (double)rtt * (double)rtt;
 	if (!p->p_opts->co_quiet)
-		ping_line(p, "%llu bytes from %s: seq=%llu time=%.3f ms",
+		msg_out("%llu bytes from %s: seq=%llu time=%.3f ms",
 		    (unsigned long long)p->p_size, p->p_peer, s,
 		    (double)rtt / 1000);
 }
@@ -252,19 +222,19 @@ ping_summary(struct ping *p, int code, uint64_t now)
 	if (p->p_corrupted > 0)
 		snprintf(corrupt, sizeof(corrupt), ", %llu corrupted",
 		    (unsigned long long)p->p_corrupted);
-	ping_line(p, "--- %s echo statistics ---", p->p_opts->co_host);
-	ping_line(p, "%llu messages sent, %llu received%s, %u%% loss, "
+	msg_out("--- %s echo statistics ---", p->p_opts->co_host);
+	msg_out("%llu messages sent, %llu received%s, %u%% loss, "
 	    "time %llums", (unsigned long long)p->p_transmitted,
 	    (unsigned long long)p->p_received, corrupt, ping_loss_pct(p),
 	    (unsigned long long)((now - p->p_start) / 1000));
 	if (p->p_received > 0) {
 		ping_rtt_text(p, rtt, sizeof(rtt));
-		ping_line(p, "rtt min/avg/max/stddev = %s", rtt);
+		msg_out("rtt min/avg/max/stddev = %s", rtt);
 	}
 	if (code != CLIENT_EXIT_OK)
 		return code;
 	if (p->p_transmitted > 0 && p->p_received == p->p_transmitted)
-		return p->p_out_failed ? CLIENT_EXIT_FAILURE : CLIENT_EXIT_OK;
+		return msg_out_failed() ? CLIENT_EXIT_FAILURE : CLIENT_EXIT_OK;
 	if (p->p_transmitted > 0 && p->p_timeouts == p->p_transmitted)
 		return CLIENT_EXIT_TIMEOUT;
 	return CLIENT_EXIT_FAILURE;
@@ -291,7 +261,7 @@ ping_step(struct ping *p)
 	    now >= p->p_sent_at + p->p_opts->co_timeout_ms * 1000) {
 		p->p_answered = true;
 		p->p_timeouts++;
-		ping_line(p, "seq=%llu: no reply within %s",
+		msg_out("seq=%llu: no reply within %s",
 		    (unsigned long long)p->p_seq, msg_duration(
 		    p->p_opts->co_timeout_ms, dur, sizeof(dur)));
 	}
@@ -375,7 +345,7 @@ ping_run(int fd, const struct client_opts *o,
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
 		msg_warn("TCP_NODELAY; round-trip times may be too long");
 	p->p_start = p->p_next_send = clock_now_us();
-	if (!o->co_quiet && ping_line(p, "ECHO %s (%s): %llu bytes per "
+	if (!o->co_quiet && msg_out("ECHO %s (%s): %llu bytes per "
 	    "message, connected in %.3f ms", o->co_host, peer->np_addr,
 	    (unsigned long long)p->p_size,
 	    (double)peer->np_connect_us / 1000) == -1)
@@ -384,7 +354,7 @@ ping_run(int fd, const struct client_opts *o,
 	while (code == -1 && !client_stop_signal) {
 		code = ping_step(p);
 		/* The output is what ping mode is for: stop, as stream mode. */
-		if (p->p_out_failed)
+		if (msg_out_failed())
 			code = CLIENT_EXIT_FAILURE;
 		if (client_want_status) {
 			client_want_status = 0;

@@ -62,7 +62,6 @@ struct uping {
 	uint64_t		 u_unreachable;	/* ICMP host/net unreachable */
 	uint64_t		 u_rtt_min, u_rtt_max;
 	double			 u_rtt_sum, u_rtt_sumsq;
-	bool			 u_out_failed;
 };
 
 uint64_t
@@ -80,30 +79,6 @@ udp_family(int fd)
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
 		return AF_UNSPEC;
 	return ss.ss_family;
-}
-
-static int
-uping_line(struct uping *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* One line of output; -1 once stdout has failed (reported once). */
-static int
-uping_line(struct uping *u, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	if (u->u_out_failed)
-		return -1;
-	va_start(ap, fmt);
-	n = vprintf(fmt, ap);
-	va_end(ap);
-	if (n < 0 || putchar('\n') == EOF || fflush(stdout) == EOF) {
-		msg_warn("writing standard output");
-		u->u_out_failed = true;
-		return -1;
-	}
-	return 0;
 }
 
 static bool
@@ -129,7 +104,7 @@ uping_expire(struct uping *u, uint64_t now)
 		d->d_state = DG_LOST;
 		u->u_waiting--;
 		u->u_lost++;
-		uping_line(u, "seq=%" PRIu64 ": no reply within %s", d->d_seq,
+		msg_out("seq=%" PRIu64 ": no reply within %s", d->d_seq,
 		    msg_duration(u->u_opts->co_timeout_ms, dur, sizeof(dur)));
 	}
 }
@@ -153,7 +128,7 @@ uping_icmp(struct uping *u, int err)
 	switch (err) {
 	case ECONNREFUSED:
 		u->u_refused++;
-		uping_line(u, "%s: port unreachable (nothing listens there)",
+		msg_out("%s: port unreachable (nothing listens there)",
 		    u->u_peer);
 		return true;
 	case EHOSTUNREACH:
@@ -161,7 +136,7 @@ uping_icmp(struct uping *u, int err)
 	case EHOSTDOWN:
 	case ENETDOWN:
 		u->u_unreachable++;
-		uping_line(u, "%s: %s", u->u_peer, strerror(err));
+		msg_out("%s: %s", u->u_peer, strerror(err));
 		return true;
 	default:
 		return false;
@@ -249,7 +224,7 @@ uping_reply(struct uping *u, const char *data, size_t n, uint64_t now)
 	bool		 same;
 
 	if (!uping_match(u, data, n, &seq)) {
-		uping_line(u, "%zu bytes from %s that answer no datagram sent",
+		msg_out("%zu bytes from %s that answer no datagram sent",
 		    n, u->u_peer);
 		return;
 	}
@@ -266,7 +241,7 @@ uping_reply(struct uping *u, const char *data, size_t n, uint64_t now)
 			    data[at] == u->u_expect[at]; at++)
 				continue;
 			u->u_corrupted++;
-			uping_line(u, "seq=%" PRIu64 ": reply differs from "
+			msg_out("seq=%" PRIu64 ": reply differs from "
 			    "what was sent (%zu bytes back, from byte %"
 			    PRIu64 " on)", seq, n, at);
 			return;
@@ -279,13 +254,13 @@ uping_reply(struct uping *u, const char *data, size_t n, uint64_t now)
 		u->u_rtt_sum += (double)rtt;
 		u->u_rtt_sumsq += (double)rtt * (double)rtt;
 		if (!u->u_opts->co_quiet)
-			uping_line(u, "%zu bytes from %s: seq=%" PRIu64 " time="
+			msg_out("%zu bytes from %s: seq=%" PRIu64 " time="
 			    "%.3f ms", n, u->u_peer, seq, (double)rtt / 1000);
 		return;
 	case DG_ANSWERED:
 		u->u_duplicates++;
 		if (!u->u_opts->co_quiet)
-			uping_line(u, "%zu bytes from %s: seq=%" PRIu64 " time="
+			msg_out("%zu bytes from %s: seq=%" PRIu64 " time="
 			    "%.3f ms (DUP!)", n, u->u_peer, seq,
 			    (double)rtt / 1000);
 		return;
@@ -293,7 +268,7 @@ uping_reply(struct uping *u, const char *data, size_t n, uint64_t now)
 	default:
 		u->u_late++;
 		if (!u->u_opts->co_quiet)
-			uping_line(u, "seq=%" PRIu64 ": late reply after %.3f "
+			msg_out("seq=%" PRIu64 ": late reply after %.3f "
 			    "ms, already counted as lost%s", seq,
 			    (double)rtt / 1000, same ? "" :
 			    "; and it differs from what was sent");
@@ -368,19 +343,19 @@ uping_summary(struct uping *u, int code, uint64_t now)
 	if (u->u_corrupted > 0 && off < sizeof(extra))
 		snprintf(extra + off, sizeof(extra) - off, ", %" PRIu64
 		    " corrupted", u->u_corrupted);
-	uping_line(u, "--- %s echo statistics ---", u->u_opts->co_host);
-	uping_line(u, "%" PRIu64 " datagrams sent, %" PRIu64 " received%s, "
+	msg_out("--- %s echo statistics ---", u->u_opts->co_host);
+	msg_out("%" PRIu64 " datagrams sent, %" PRIu64 " received%s, "
 	    "%u%% loss, time %" PRIu64 "ms", u->u_transmitted, u->u_received,
 	    extra, uping_loss_pct(u), (now - u->u_start) / 1000);
 	if (u->u_received > 0) {
 		uping_rtt_text(u, rtt, sizeof(rtt));
-		uping_line(u, "rtt min/avg/max/stddev = %s", rtt);
+		msg_out("rtt min/avg/max/stddev = %s", rtt);
 	}
 	if (code != CLIENT_EXIT_OK)
 		return code;
 	if (u->u_transmitted > 0 && u->u_received == u->u_transmitted &&
 	    u->u_corrupted == 0)
-		return u->u_out_failed ? CLIENT_EXIT_FAILURE : CLIENT_EXIT_OK;
+		return msg_out_failed() ? CLIENT_EXIT_FAILURE : CLIENT_EXIT_OK;
 	if (u->u_transmitted > 0 && u->u_received == 0 &&
 	    u->u_corrupted == 0) {
 		if (u->u_refused > 0)
@@ -446,13 +421,13 @@ udp_ping(int fd, const struct client_opts *o, const struct net_peer *peer)
 		goto done;
 	}
 	u->u_start = u->u_next_send = clock_now_us();
-	if (!o->co_quiet && uping_line(u, "ECHO %s (%s): %" PRIu64 " bytes per "
+	if (!o->co_quiet && msg_out("ECHO %s (%s): %" PRIu64 " bytes per "
 	    "datagram, UDP", o->co_host, peer->np_addr, u->u_size) == -1)
 		code = CLIENT_EXIT_FAILURE;
 
 	while (code == -1 && !client_stop_signal) {
 		code = uping_step(u);
-		if (u->u_out_failed)
+		if (msg_out_failed())
 			code = CLIENT_EXIT_FAILURE;
 		if (client_want_status) {
 			client_want_status = 0;

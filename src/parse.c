@@ -292,6 +292,45 @@ listen_one(const char *item, struct listen_addr *out, size_t max, size_t *n,
 	return 0;
 }
 
+/*
+ * The next item of a comma-separated list at *sp, without surrounding
+ * blanks, into item (size bytes); *sp moves past it.  Returns 1 with an
+ * item, 0 at the end of the list, -1 with err ('what' names an item:
+ * "address", "network").
+ */
+static int
+list_next(const char **sp, char *item, size_t size, const char *what,
+    char *err, size_t errlen)
+{
+	const char	*s = *sp;
+	size_t		 len;
+
+	if (*s == '\0')
+		return 0;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strcspn(s, ",");
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len == 0) {
+		snprintf(err, errlen, "empty %s in list", what);
+		return -1;
+	}
+	if (len >= size) {
+		snprintf(err, errlen, "%s too long", what);
+		return -1;
+	}
+	memcpy(item, s, len);
+	item[len] = '\0';
+	s += strcspn(s, ",");
+	if (*s == ',' && *++s == '\0') {
+		snprintf(err, errlen, "trailing comma");
+		return -1;
+	}
+	*sp = s;
+	return 1;
+}
+
 static bool
 is_wildcard(const struct sockaddr_storage *ss)
 {
@@ -327,32 +366,19 @@ parse_listen(const char *s, struct listen_addr *out, size_t max, size_t *n,
     char *err, size_t errlen)
 {
 	char	 item[LISTEN_ITEM_MAX];
-	size_t	 len, i, j, before;
+	size_t	 i, j, before;
+	int	 rc;
 
 	*n = 0;
-	while (*s != '\0') {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		len = strcspn(s, ",");
-		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-			len--;
-		if (len == 0) {
-			snprintf(err, errlen, "empty address in list");
-			return -1;
-		}
-		if (len >= sizeof(item)) {
-			snprintf(err, errlen, "address too long");
-			return -1;
-		}
-		memcpy(item, s, len);
-		item[len] = '\0';
+	while ((rc = list_next(&s, item, sizeof(item), "address", err,
+	    errlen)) == 1) {
 		before = *n;
 		if (listen_one(item, out, max, n, err, errlen) == -1)
 			return -1;
 		for (i = before; i < *n; i++) {
 			addr_format((struct sockaddr *)&out[i].la_addr,
 			    out[i].la_text, sizeof(out[i].la_text));
-			memcpy(out[i].la_item, item, len + 1);
+			memcpy(out[i].la_item, item, strlen(item) + 1);
 		}
 		/* Two entries for one socket could never both be bound. */
 		for (i = before; i < *n; i++)
@@ -364,12 +390,9 @@ parse_listen(const char *s, struct listen_addr *out, size_t max, size_t *n,
 					    out[j].la_text, out[i].la_text);
 					return -1;
 				}
-		s += strcspn(s, ",");
-		if (*s == ',' && *++s == '\0') {
-			snprintf(err, errlen, "trailing comma");
-			return -1;
-		}
 	}
+	if (rc == -1)
+		return -1;
 	if (*n == 0) {
 		snprintf(err, errlen, "no address given");
 		return -1;
@@ -438,39 +461,22 @@ parse_cidr_list(const char *s, struct cidr *out, size_t max, size_t *n,
     char *err, size_t errlen)
 {
 	char	 item[128];
-	size_t	 len;
+	int	 rc;
 
 	*n = 0;
-	while (*s != '\0') {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		len = strcspn(s, ",");
-		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-			len--;
-		if (len == 0) {
-			snprintf(err, errlen, "empty network in list");
-			return -1;
-		}
-		if (len >= sizeof(item)) {
-			snprintf(err, errlen, "network too long");
-			return -1;
-		}
+	while ((rc = list_next(&s, item, sizeof(item), "network", err,
+	    errlen)) == 1) {
 		if (*n == max) {
 			snprintf(err, errlen, "too many networks (at most %zu)",
 			    max);
 			return -1;
 		}
-		memcpy(item, s, len);
-		item[len] = '\0';
 		if (cidr_one(item, &out[*n], err, errlen) == -1)
 			return -1;
 		(*n)++;
-		s += strcspn(s, ",");
-		if (*s == ',' && *++s == '\0') {
-			snprintf(err, errlen, "trailing comma");
-			return -1;
-		}
 	}
+	if (rc == -1)
+		return -1;
 	if (*n == 0) {
 		snprintf(err, errlen, "no network given");
 		return -1;

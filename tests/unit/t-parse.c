@@ -3,6 +3,8 @@
  */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
+
 #include <netinet/in.h>
 
 #include "parse.h"
@@ -172,9 +174,75 @@ test_listen(void)
 	like(err, "too many", "... saying too many");
 }
 
+static bool
+match(const struct cidr *c, size_t n, const char *addr)
+{
+	struct sockaddr_storage	 ss = { 0 };
+	struct sockaddr_in	*sin = (struct sockaddr_in *)(void *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)(void *)&ss;
+
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1)
+		sin->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1)
+		sin6->sin6_family = AF_INET6;
+	return cidr_match(c, n, (struct sockaddr *)&ss);
+}
+
+static void
+test_cidr(void)
+{
+	struct cidr	 c[8];
+	char		 err[PARSE_ERR_LEN], text[64];
+	size_t		 n;
+
+	is_int(parse_cidr_list("10.0.0.0/8, 192.0.2.7, 2001:db8::/32, ::1",
+	    c, 8, &n, err, sizeof(err)), 0, "a list of networks and hosts");
+	is_int(n, 4, "... four of them");
+	cidr_format(&c[0], text, sizeof(text));
+	is_str(text, "10.0.0.0/8", "IPv4 network formatted back");
+	cidr_format(&c[1], text, sizeof(text));
+	is_str(text, "192.0.2.7/32", "a bare IPv4 address is a /32");
+	cidr_format(&c[3], text, sizeof(text));
+	is_str(text, "::1/128", "a bare IPv6 address is a /128");
+	ok(match(c, n, "10.255.1.2"), "10.255.1.2 is in 10.0.0.0/8");
+	ok(!match(c, n, "11.0.0.1"), "11.0.0.1 is in none");
+	ok(match(c, n, "192.0.2.7") && !match(c, n, "192.0.2.8"),
+	    "a /32 matches its host only");
+	ok(match(c, n, "2001:db8:ffff::1") && !match(c, n, "2001:db9::1"),
+	    "IPv6 prefixes");
+	ok(match(c, n, "::ffff:10.1.2.3"), "an IPv4-mapped source counts as "
+	    "IPv4");
+	ok(match(c, n, "::1") && !match(c, n, "::2"), "::1 alone");
+	is_int(parse_cidr_list("192.0.2.0/25", c, 8, &n, err, sizeof(err)), 0,
+	    "/25");
+	ok(match(c, n, "192.0.2.127") && !match(c, n, "192.0.2.128"),
+	    "a prefix inside a byte");
+	is_int(parse_cidr_list("0.0.0.0/0", c, 8, &n, err, sizeof(err)), 0,
+	    "0.0.0.0/0");
+	ok(match(c, n, "203.0.113.1") && !match(c, n, "2001:db8::1"),
+	    "0.0.0.0/0 is every IPv4 address and no IPv6 one");
+	is_int(parse_cidr_list("10.0.0.1/8", c, 8, &n, err, sizeof(err)), -1,
+	    "host bits set refused");
+	like(err, "host bits", "... saying so");
+	is_int(parse_cidr_list("10.0.0.0/33", c, 8, &n, err, sizeof(err)), -1,
+	    "/33 refused");
+	like(err, "0 to 32", "... with the range");
+	is_int(parse_cidr_list("::ffff:1.2.3.4", c, 8, &n, err, sizeof(err)),
+	    -1, "IPv4-mapped refused");
+	is_int(parse_cidr_list("example.org", c, 8, &n, err, sizeof(err)), -1,
+	    "names refused");
+	is_int(parse_cidr_list("10.0.0.0/8,", c, 8, &n, err, sizeof(err)), -1,
+	    "trailing comma refused");
+	is_int(parse_cidr_list("1.1.1.1,2.2.2.2,3.3.3.3", c, 2, &n, err,
+	    sizeof(err)), -1, "too many refused");
+	is_int(parse_cidr_list("", c, 8, &n, err, sizeof(err)), -1,
+	    "empty refused");
+}
+
 int
 main(void)
 {
+	test_cidr();
 	test_duration();
 	test_size();
 	test_uint_bool();
