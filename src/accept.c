@@ -48,8 +48,9 @@ accept_watch(struct worker *w)
 		/* EXCLUSIVE: one connection wakes one worker. */
 		if (!al->al_ev.ev_added && event_add(&w->w_loop, &al->al_ev,
 		    EV_WANT_READ | EV_EXCLUSIVE) == -1) {
-			log_burst(&as->as_err_burst, w->w_loop.el_now, "cannot watch "
-			    "listener %zu: %s; retrying every %d ms", i,
+			log_burst(&as->as_err_burst, w->w_loop.el_now,
+			    "cannot watch listener %zu: %s; retrying every "
+			    "%d ms", i,
 			    strerror(errno), ACCEPT_PAUSE_MS);
 			accept_pause(w);
 			return;
@@ -197,8 +198,8 @@ accept_admit_source(struct worker *w, struct conn *c,
 		*why = END_REFUSED_UNCOUNTED;
 		return -1;
 	}
-	log_burst(&w->w_accept.as_source_burst, w->w_loop.el_now, "%u connections "
-	    "from one address (%s); closing new ones at once",
+	log_burst(&w->w_accept.as_source_burst, w->w_loop.el_now,
+	    "%u connections from one address (%s); closing new ones at once",
 	    w->w_cfg->max_connections_per_ip, peer);
 	*why = END_REFUSED_PER_IP;
 	return -1;
@@ -213,8 +214,8 @@ accept_one(struct worker *w, int fd, const struct sockaddr *sa,
 	enum conn_end		 why;
 
 	if ((c = conn_new(w, fd)) == NULL) {
-		log_burst(&as->as_err_burst, w->w_loop.el_now, "out of memory for a "
-		    "new connection");
+		log_burst(&as->as_err_burst, w->w_loop.el_now,
+		    "out of memory for a new connection");
 		close(fd);
 		stat_add(&w->w_stats->ws_ended[END_REFUSED_MEMORY], 1);
 		return;
@@ -228,8 +229,9 @@ accept_one(struct worker *w, int fd, const struct sockaddr *sa,
 	atomic_thread_fence(memory_order_seq_cst);
 	if (shared_total_conns(w->w_args->wa_shared) >
 	    w->w_cfg->max_connections) {
-		log_burst(&as->as_limit_burst, w->w_loop.el_now, "connection limit "
-		    "reached; closing new connections at once");
+		log_burst(&as->as_limit_burst, w->w_loop.el_now,
+		    "connection limit reached; closing new connections at "
+		    "once");
 		conn_close(w, c, END_REFUSED_LIMIT, NULL);
 		return;
 	}
@@ -329,8 +331,8 @@ accept_on_event(struct event_loop *loop, struct event *ev, unsigned what)
 			accept_pause(w);
 			return;
 		default:
-			log_burst(&w->w_accept.as_err_burst, w->w_loop.el_now, "%s",
-			    strerror(errno));
+			log_burst(&w->w_accept.as_err_burst,
+			    w->w_loop.el_now, "%s", strerror(errno));
 			accept_pause(w);
 			return;
 		}

@@ -472,10 +472,11 @@ void
 conn_drain(struct worker *w)
 {
 	uint64_t		 quiet = w->w_cfg->drain_idle_ms;
-	bool			 all = w->w_loop.el_now >= w->w_stop_deadline;
+	bool			 all;
 	struct timer_node	*n, *next;
 	struct conn		*c;
 
+	all = w->w_loop.el_now >= w->w_stop_deadline;
 	for (n = timer_oldest(&w->w_idle); n != NULL; n = next) {
 		next = timer_next(&w->w_idle, n);
 		c = conn_of(n);

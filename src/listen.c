@@ -214,8 +214,9 @@ listen_acquire(const struct echod_config *cfg, struct listen_set *set,
 	for (kind = 0; kind < LISTEN_KINDS; kind++) {
 		ll = listen_list_of(cfg, (enum listen_kind)kind);
 		for (i = 0; i < ll->ll_n; i++) {
-			if (listen_bind(&set->ls[set->n], (enum listen_kind)kind,
-			    &ll->ll_addr[i], cfg, err, errlen) == -1) {
+			if (listen_bind(&set->ls[set->n],
+			    (enum listen_kind)kind, &ll->ll_addr[i], cfg, err,
+			    errlen) == -1) {
 				listen_close(set);
 				return -1;
 			}
