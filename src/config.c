@@ -64,6 +64,7 @@ static const struct key_def keys[] = {
 	    OFF(max_connections_per_ip), 0, 1000000, "0 (off) to 1000000" },
 	{ "connection", "buffer_size", T_SIZE, OFF(buffer_size),
 	    1024, 16 * 1024 * 1024, "1k to 16m" },
+	{ "connection", "splice", T_BOOL, OFF(splice), 0, 0, "yes or no" },
 	{ "connection", "idle_timeout", T_DURATION, OFF(idle_timeout_ms),
 	    0, 7 * 86400000ULL, "0 (never) or up to 168h" },
 	{ "connection", "keepalive", T_BOOL, OFF(keepalive), 0, 0,
@@ -173,6 +174,7 @@ config_defaults(struct echod_config *cfg)
 	cfg->drain_delay_ms = 0;
 	cfg->proxy_timeout_ms = 3000;
 	cfg->buffer_size = 64 * 1024;
+	cfg->splice = true;
 	cfg->idle_timeout_ms = 5 * 60000;
 	cfg->keepalive = true;
 	cfg->keepalive_idle_s = 60;

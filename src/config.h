@@ -37,6 +37,7 @@ struct echod_config {
 	uint64_t		 drain_idle_ms;		/* 0: never early */
 	uint64_t		 drain_delay_ms;	/* 0: stop at once */
 	uint64_t		 buffer_size;
+	bool			 splice;	/* streams through pipes */
 	uint64_t		 idle_timeout_ms;	/* 0: never */
 	bool			 keepalive;
 	unsigned		 keepalive_idle_s;

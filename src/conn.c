@@ -117,6 +117,8 @@ conn_new(struct worker *w, int fd)
 		return NULL;
 	event_set(&c->c_ev, fd, conn_on_event);
 	c->c_state = CONN_ECHO;
+	if (w->w_pipes.pp_cap > 0)
+		c->c_echo.e_pool = &w->w_pipes;
 	w->w_nconns++;
 	conn_publish(w);
 	return c;
@@ -275,7 +277,7 @@ conn_close(struct worker *w, struct conn *c, enum conn_end why,
 		    c->c_src);
 	event_forget(&c->c_ev);
 	close(c->c_ev.ev_fd);
-	echo_release(&c->c_echo);
+	echo_release(&c->c_echo, w->w_loop.el_now);
 	stat_add(&w->w_stats->ws_ended[why], 1);
 	w->w_nconns--;
 	conn_publish(w);
@@ -323,7 +325,8 @@ conn_echo(struct worker *w, struct conn *c)
 	enum echo_result	 r;
 
 	r = echo_run(&c->c_echo, c->c_ev.ev_fd,
-	    (uint32_t)w->w_cfg->buffer_size, ECHO_BUDGET, &moved);
+	    (uint32_t)w->w_cfg->buffer_size, ECHO_BUDGET, &moved,
+	    w->w_loop.el_now);
 	stat_add(&st->ws_bytes_in, c->c_echo.e_in - in);
 	stat_add(&st->ws_bytes_out, c->c_echo.e_out - out);
 	switch (r) {

@@ -43,8 +43,6 @@
 #define QUICK_DEATHS		5	/* ... this many times: back off */
 #define BACKOFF_MAX_MS		60000
 #define STATUS_EVERY_MS		2000
-#define FD_OVERHEAD		64	/* a worker's descriptors besides */
-					/* its connections */
 
 /* Where the daemon is in its life. */
 enum master_phase {
@@ -493,19 +491,23 @@ static void
 master_fd_limit(const struct echod_config *cfg)
 {
 	struct rlimit	 rl;
-	rlim_t		 want;
+	rlim_t		 want, need;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
-	want = (rlim_t)cfg->max_connections + FD_OVERHEAD;
+	need = (rlim_t)cfg->max_connections + WORKER_FD_OVERHEAD;
+	/* Splice pipes get what is there; connections come first. */
+	want = need + (cfg->splice ? 2 * WORKER_PIPES_MAX : 0);
 	if (rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < need)
 		log_warnx("open file limit %llu is below the %llu that "
 		    "max_connections needs; a worker that reaches it pauses "
 		    "accepting (raise LimitNOFILE= or ulimit -n)",
-		    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need);
 }
 
 static void

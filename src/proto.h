@@ -61,6 +61,16 @@
 /* After shutdown_timeout: when the master's SIGKILL comes. */
 #define MASTER_KILL_GRACE_MS	(WORKER_LINGER_MS + 1000)
 
+/*
+ * Descriptors: a worker needs max_connections for connections (one
+ * worker may come to hold all), WORKER_FD_OVERHEAD for everything else,
+ * and two for each splice pipe, of which it uses at most
+ * WORKER_PIPES_MAX and only what the open file limit leaves over.  The
+ * master raises the limit for all of it before forking.
+ */
+#define WORKER_FD_OVERHEAD	64
+#define WORKER_PIPES_MAX	256
+
 struct worker_ready {
 	uint32_t	 wr_slot;	/* the master's slot of the worker */
 };

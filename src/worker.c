@@ -4,6 +4,7 @@
 #include "autoconf.h"
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -97,6 +98,8 @@ worker_timers(struct worker *w)
 	}
 	if ((t = log_burst_tick(&w->w_err_burst, w->w_loop.el_now)) < next)
 		next = t;
+	if ((t = pipe_pool_trim(&w->w_pipes, w->w_loop.el_now)) < next)
+		next = t;
 	if (w->w_busy_head != NULL)
 		return 0;
 	if (next == UINT64_MAX)
@@ -105,6 +108,21 @@ worker_timers(struct worker *w)
 		return 0;
 	return next - w->w_loop.el_now > MAX_WAIT_MS ? MAX_WAIT_MS :
 	    (int)(next - w->w_loop.el_now);
+}
+
+/* Splice pipes: as many as the open file limit leaves over. */
+static void
+worker_pipes_init(struct worker *w)
+{
+	struct rlimit	 rl;
+	rlim_t		 spare = 0, need;
+
+	need = (rlim_t)w->w_cfg->max_connections + WORKER_FD_OVERHEAD;
+	if (w->w_cfg->splice && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur > need)
+		spare = (rl.rlim_cur - need) / 2;
+	pipe_pool_init(&w->w_pipes, spare > WORKER_PIPES_MAX ?
+	    WORKER_PIPES_MAX : (unsigned)spare, (uint32_t)w->w_cfg->buffer_size);
 }
 
 static void
@@ -145,6 +163,7 @@ worker_setup(struct worker *w, const struct worker_args *a,
 	timer_list_init(&w->w_ending);
 	timer_list_init(&w->w_closed);
 	w->w_err_burst.lb_what = "worker";
+	worker_pipes_init(w);
 	accept_start(w);
 	udp_start(w);
 }

@@ -15,6 +15,7 @@
 #include "accept.h"
 #include "event.h"
 #include "log.h"
+#include "pipes.h"
 #include "proto.h"
 #include "timer.h"
 #include "udp.h"
@@ -43,6 +44,7 @@ struct worker {
 	struct conn		*w_busy_head, *w_busy_tail; /* echoing, budget used up */
 
 	struct accept_state	 w_accept;
+	struct pipe_pool	 w_pipes;	/* for splice(2) */
 	struct udp_state	 w_udp;
 
 	uint64_t		 w_stop_deadline;	/* shutdown_timeout */

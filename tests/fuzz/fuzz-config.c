@@ -486,6 +486,7 @@ check_roundtrip(const struct echod_config *c)
 	    "[connection]\n"
 	    "max_connections_per_ip = %u\n"
 	    "buffer_size = %" PRIu64 "\n"
+	    "splice = %s\n"
 	    "idle_timeout = %" PRIu64 "ms\n"
 	    "keepalive = %s\n"
 	    "keepalive_idle = %us\n"
@@ -504,7 +505,8 @@ check_roundtrip(const struct echod_config *c)
 	    with_listen ? "\n" : "",
 	    workers,
 	    c->max_connections, c->backlog, c->shutdown_timeout_ms,
-	    c->drain_idle_ms, c->drain_delay_ms, c->max_connections_per_ip, c->buffer_size, c->idle_timeout_ms,
+	    c->drain_idle_ms, c->drain_delay_ms, c->max_connections_per_ip,
+	    c->buffer_size, c->splice ? "yes" : "no", c->idle_timeout_ms,
 	    c->keepalive ? "yes" : "no", c->keepalive_idle_s,
 	    c->keepalive_interval_s, c->keepalive_count,
 	    level_name(c->log_level),
@@ -537,6 +539,7 @@ check_roundtrip(const struct echod_config *c)
 	    c->drain_delay_ms != again.drain_delay_ms ||
 	    c->max_connections_per_ip != again.max_connections_per_ip ||
 	    c->buffer_size != again.buffer_size ||
+	    c->splice != again.splice ||
 	    c->idle_timeout_ms != again.idle_timeout_ms ||
 	    c->keepalive != again.keepalive ||
 	    c->keepalive_idle_s != again.keepalive_idle_s ||
