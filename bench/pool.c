@@ -4,6 +4,7 @@
 #include "autoconf.h"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -134,4 +135,17 @@ pool_free(struct pool *p)
 		flow_close(&p->p_flows[i]);
 	close(p->p_ep);
 	free(p->p_flows);
+}
+
+void
+pool_free_reset(struct pool *p)
+{
+	struct linger	 l = { .l_onoff = 1, .l_linger = 0 };
+	unsigned	 i;
+
+	for (i = 0; i < p->p_n; i++)
+		if (p->p_flows[i].fl_fd != -1)
+			(void)setsockopt(p->p_flows[i].fl_fd, SOL_SOCKET,
+			    SO_LINGER, &l, sizeof(l));
+	pool_free(p);
 }

@@ -42,4 +42,10 @@ uint64_t	pool_verified(const struct pool *);
 /* Close every flow and the set. */
 void	pool_free(struct pool *);
 
+/*
+ * Close every flow with a reset (SO_LINGER 0), so none is left in
+ * TIME_WAIT for the next run, and the set.
+ */
+void	pool_free_reset(struct pool *);
+
 #endif
