@@ -50,6 +50,9 @@ load_bulk(const struct load_opts *o)
 	    -1) {
 		pool_free(&p);
 		cost_free(&c);
+		if (o->lo_kv)
+			printf("workload=bulk conns=%u errors=%u\n",
+			    o->lo_conns, o->lo_conns);
 		return LOAD_EXIT_ERRORS;
 	}
 	for (i = 0; i < p.p_n; i++)

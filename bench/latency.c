@@ -84,6 +84,10 @@ load_latency(const struct load_opts *o)
 	if (pool_connect(p, o, 0, true, EPOLLIN | EPOLLOUT | EPOLLET) == -1) {
 		pool_free(p);
 		cost_free(&c);
+		/* Not one message could be sent: each connection failed. */
+		if (o->lo_kv)
+			printf("workload=latency conns=%u errors=%u\n",
+			    o->lo_conns, o->lo_conns);
 		return LOAD_EXIT_ERRORS;
 	}
 	r.lr_o = o;

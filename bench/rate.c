@@ -79,10 +79,6 @@ load_rate(const struct load_opts *o)
 	}
 	while (active > 0) {
 		now = load_now_ns();
-		if (now >= t_meas)
-			cost_mark(&c, false);
-		if (now >= t_end)
-			cost_mark(&c, true);
 		if (now >= deadline) {
 			msg_warnx("rate: %u connections still open %.0f s "
 			    "after the end", active, o->lo_timeout);
@@ -94,6 +90,11 @@ load_rate(const struct load_opts *o)
 		if (k == -1 && errno == EINTR)
 			continue;
 		now = load_now_ns();
+		/* Here: the last connections may all end in this batch. */
+		if (now >= t_meas)
+			cost_mark(&c, false);
+		if (now >= t_end)
+			cost_mark(&c, true);
 		for (j = 0; j < k; j++) {
 			f = evs[j].data.ptr;
 			if (f->fl_fd == -1)
