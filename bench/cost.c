@@ -219,10 +219,13 @@ cost_print(const struct cost *c, uint64_t bytes_in, uint64_t bytes_out,
 	if (!c->co_cpu || c->co_marks != 2)
 		return;
 	cpu_s = (double)(c->co_cpu_us[1] - c->co_cpu_us[0]) / 1e6;
-	if (kv)
-		printf(" srv_cpu_s=%.3f srv_cpu_s_per_gb=%.3f", cpu_s,
-		    cost_per(cpu_s * 1e9, bytes_out));
-	else
+	if (kv) {
+		/* A ratio without its divisor is left out, never printed as 0. */
+		printf(" srv_cpu_s=%.3f", cpu_s);
+		if (bytes_out > 0)
+			printf(" srv_cpu_s_per_gb=%.3f", cpu_s * 1e9 /
+			    (double)bytes_out);
+	} else
 		printf("  server: %.3f CPU s, %.3f CPU s per GB echoed (%s)\n",
 		    cpu_s, cost_per(cpu_s * 1e9, bytes_out),
 		    c->co_cgroup != NULL ? "its cgroup" : "/proc, its tree");
@@ -230,16 +233,21 @@ cost_print(const struct cost *c, uint64_t bytes_in, uint64_t bytes_out,
 		return;
 	for (i = 0; i < COST_COUNTS; i++)
 		n[i] = c->co_n[1][i] - c->co_n[0][i];
-	if (kv)
+	if (kv) {
 		printf(" srv_reads=%" PRIu64 " srv_writes=%" PRIu64
 		    " srv_splices=%" PRIu64 " srv_waits=%" PRIu64
-		    " srv_switches=%" PRIu64 " bytes_per_read=%.0f"
-		    " bytes_per_write=%.0f switches_per_mb=%.2f",
-		    n[COST_READ], n[COST_WRITE], n[COST_SPLICE], n[COST_WAIT],
-		    n[COST_SWITCH], cost_per((double)bytes_in, n[COST_READ]),
-		    cost_per((double)bytes_out, n[COST_WRITE]),
-		    cost_per((double)n[COST_SWITCH] * 1e6, bytes_out));
-	else
+		    " srv_switches=%" PRIu64, n[COST_READ], n[COST_WRITE],
+		    n[COST_SPLICE], n[COST_WAIT], n[COST_SWITCH]);
+		if (n[COST_READ] > 0)
+			printf(" bytes_per_read=%.0f",
+			    (double)bytes_in / (double)n[COST_READ]);
+		if (n[COST_WRITE] > 0)
+			printf(" bytes_per_write=%.0f",
+			    (double)bytes_out / (double)n[COST_WRITE]);
+		if (bytes_out > 0)
+			printf(" switches_per_mb=%.2f",
+			    (double)n[COST_SWITCH] * 1e6 / (double)bytes_out);
+	} else
 		printf("  server syscalls: %" PRIu64 " reads (%.0f bytes each), "
 		    "%" PRIu64 " writes (%.0f bytes each), %" PRIu64 " splices, "
 		    "%" PRIu64 " waits; %" PRIu64 " context switches (%.2f per "

@@ -60,7 +60,8 @@ void	cost_mark(struct cost *, bool end);
  * CPU seconds per GB it wrote, and with -x the counts, bytes per read
  * and write, and context switches per MB written.  bytes_in is what the
  * server read in the window (what was sent to it), bytes_out what it
- * wrote.  Nothing when nothing was measured or the window never closed.
+ * wrote.  Nothing when nothing was measured or the window never closed;
+ * with kv, a ratio whose divisor is 0 is left out.
  */
 void	cost_print(const struct cost *, uint64_t bytes_in, uint64_t bytes_out,
 	    bool kv);
