@@ -3,8 +3,11 @@
  * -c connections on a fixed schedule.  Each message is timed from the
  * moment it was due, not from when it could be sent, so a server that
  * stalls is charged for every message it held up (no coordinated
- * omission).  Once every echo has come, the connections are reset:
- * none is left in TIME_WAIT to weigh on the next run.
+ * omission).  The schedule starts once every connection has echoed
+ * one message: a server that forks per connection may take seconds to
+ * start its children, and that is what rate measures, not latency.
+ * Once every echo has come, the connections are reset: none is left in
+ * TIME_WAIT to weigh on the next run.
  */
 #include "autoconf.h"
 
@@ -62,6 +65,54 @@ lat_got(struct flow *f, void *arg)
 	}
 }
 
+/*
+ * One message on every connection, and wait for all the echoes.  The
+ * number that failed (closed), or all of them if the time ran out.
+ */
+static uint64_t
+lat_prime(const struct load_opts *o, struct pool *p)
+{
+	struct epoll_event	 evs[MAX_EVENTS];
+	struct flow		*f;
+	uint64_t		 deadline, failed = 0;
+	unsigned		 i, left = 0;
+	int			 k, j;
+
+	for (i = 0; i < p->p_n; i++) {
+		f = &p->p_flows[i];
+		f->fl_want += o->lo_size;
+		if (flow_send(f) == -1) {
+			flow_close(f);
+			failed++;
+		} else
+			left++;
+	}
+	deadline = load_now_ns() + (uint64_t)(o->lo_timeout * NS);
+	while (left > 0) {
+		k = epoll_wait(p->p_ep, evs, MAX_EVENTS,
+		    load_ms_until(load_now_ns(), deadline));
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			msg_warnx("latency: %u connections did not echo a first "
+			    "message within %.0f s", left, o->lo_timeout);
+			return p->p_n;
+		}
+		for (j = 0; j < k; j++) {
+			f = evs[j].data.ptr;
+			if (f->fl_fd == -1 || f->fl_rcvd == f->fl_want)
+				continue;
+			if (flow_serve(f, evs[j].events, NULL, NULL) == -1) {
+				flow_close(f);
+				failed++;
+				left--;
+			} else if (f->fl_rcvd == f->fl_want)
+				left--;
+		}
+	}
+	return failed;
+}
+
 int
 load_latency(const struct load_opts *o)
 {
@@ -90,9 +141,20 @@ load_latency(const struct load_opts *o)
 			    o->lo_conns, o->lo_conns);
 		return LOAD_EXIT_ERRORS;
 	}
+	if ((errors = lat_prime(o, p)) == p->p_n) {
+		pool_free(p);
+		cost_free(&c);
+		if (o->lo_kv)
+			printf("workload=latency conns=%u errors=%u\n",
+			    o->lo_conns, o->lo_conns);
+		return LOAD_EXIT_ERRORS;
+	}
 	r.lr_o = o;
 	r.lr_bytes = 0;
 	r.lr_queues = load_calloc(p->p_n, sizeof(*r.lr_queues));
+	/* The first message of each is echoed: the queues count on from it. */
+	for (i = 0; i < p->p_n; i++)
+		r.lr_queues[i].lq_done = 1;
 	r.lr_hist = hist_new();
 	period = 1e9 / o->lo_rate;
 	t0 = load_now_ns();
