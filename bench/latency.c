@@ -142,7 +142,7 @@ load_latency(const struct load_opts *o)
 		return LOAD_EXIT_ERRORS;
 	}
 	if ((errors = lat_prime(o, p)) == p->p_n) {
-		pool_free(p);
+		pool_free_reset(p);
 		cost_free(&c);
 		if (o->lo_kv)
 			printf("workload=latency conns=%u errors=%u\n",

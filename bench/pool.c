@@ -4,7 +4,6 @@
 #include "autoconf.h"
 
 #include <sys/epoll.h>
-#include <sys/socket.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -98,8 +97,9 @@ pool_connect(struct pool *p, const struct load_opts *o, uint64_t first,
 	return 0;
 fail:
 	close(ep);
+	/* They carried nothing: leave no TIME_WAIT behind for the next run. */
 	for (i = 0; i < p->p_n; i++)
-		flow_close(&p->p_flows[i]);
+		flow_reset(&p->p_flows[i]);
 	return -1;
 }
 
@@ -140,12 +140,9 @@ pool_free(struct pool *p)
 void
 pool_free_reset(struct pool *p)
 {
-	struct linger	 l = { .l_onoff = 1, .l_linger = 0 };
 	unsigned	 i;
 
 	for (i = 0; i < p->p_n; i++)
-		if (p->p_flows[i].fl_fd != -1)
-			(void)setsockopt(p->p_flows[i].fl_fd, SOL_SOCKET,
-			    SO_LINGER, &l, sizeof(l));
+		flow_reset(&p->p_flows[i]);
 	pool_free(p);
 }

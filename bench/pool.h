@@ -27,7 +27,7 @@ void	pool_init(struct pool *, unsigned n);
  * Connect every flow of the pool, numbered first, first + 1, ..., with at
  * most o->lo_parallel connects in flight and o->lo_timeout for them all;
  * then watch each for events (0: leave them out of the set).  0, or -1
- * after a warning with every flow closed.
+ * after a warning with every flow closed by a reset.
  */
 int	pool_connect(struct pool *, const struct load_opts *o, uint64_t first,
 	    bool nodelay, uint32_t events);
