@@ -1,7 +1,7 @@
 /*
  * bulk: stream both ways on -c connections for -d seconds, after -W of
  * warm-up; Gbit/s each way over the measured time, then wait until
- * every byte sent has come back.
+ * every byte sent has come back, and reset the connections.
  */
 #include "autoconf.h"
 
@@ -112,7 +112,8 @@ load_bulk(const struct load_opts *o)
 		}
 	}
 	verified = pool_verified(&p);
-	pool_free(&p);
+	/* Every byte is back: leave no TIME_WAIT to weigh on the next run. */
+	pool_free_reset(&p);
 	secs = (double)(t_end - t_meas) / NS;
 	if (phase != DRAIN || secs <= 0) {
 		msg_warnx("bulk: the run ended before it was measured");
