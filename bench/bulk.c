@@ -1,7 +1,7 @@
 /*
  * bulk: stream both ways on -c connections for -d seconds, after -W of
  * warm-up; Gbit/s each way over the measured time, then wait until
- * every byte sent has come back.
+ * every byte sent has come back, and reset the connections.
  */
 #include "autoconf.h"
 
@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "cost.h"
 #include "flow.h"
 #include "load.h"
 #include "msg.h"
@@ -34,6 +35,7 @@ load_bulk(const struct load_opts *o)
 {
 	struct epoll_event	 evs[MAX_EVENTS];
 	struct pool		 p;
+	struct cost		 c;
 	struct flow		*f;
 	uint64_t		 t0, t_meas, t_end, t_drain, now, errors = 0;
 	uint64_t		 s0 = 0, r0 = 0, s1 = 0, r1 = 0, verified;
@@ -42,10 +44,15 @@ load_bulk(const struct load_opts *o)
 	enum { WARM, MEASURE, DRAIN } phase = WARM;
 	double			 secs, out_gbps, in_gbps;
 
+	cost_init(&c, o);
 	pool_init(&p, o->lo_conns);
 	if (pool_connect(&p, o, 0, false, EPOLLIN | EPOLLOUT | EPOLLET) ==
 	    -1) {
 		pool_free(&p);
+		cost_free(&c);
+		if (o->lo_kv)
+			printf("workload=bulk conns=%u errors=%u\n",
+			    o->lo_conns, o->lo_conns);
 		return LOAD_EXIT_ERRORS;
 	}
 	for (i = 0; i < p.p_n; i++)
@@ -58,10 +65,12 @@ load_bulk(const struct load_opts *o)
 	while (open > dead) {
 		now = load_now_ns();
 		if (phase == WARM && now >= t_meas) {
+			cost_mark(&c, false);
 			bulk_count(&p, &s0, &r0);
 			phase = MEASURE;
 		}
 		if (phase == MEASURE && now >= t_end) {
+			cost_mark(&c, true);
 			bulk_count(&p, &s1, &r1);
 			/* Stop sending; what was sent must still come back. */
 			for (i = 0; i < p.p_n; i++)
@@ -103,7 +112,8 @@ load_bulk(const struct load_opts *o)
 		}
 	}
 	verified = pool_verified(&p);
-	pool_free(&p);
+	/* Every byte is back: leave no TIME_WAIT to weigh on the next run. */
+	pool_free_reset(&p);
 	secs = (double)(t_end - t_meas) / NS;
 	if (phase != DRAIN || secs <= 0) {
 		msg_warnx("bulk: the run ended before it was measured");
@@ -114,13 +124,17 @@ load_bulk(const struct load_opts *o)
 	in_gbps = (double)(r1 - r0) * 8 / secs / 1e9;
 	if (o->lo_kv)
 		printf("workload=bulk conns=%u secs=%.2f out_gbps=%.3f "
-		    "in_gbps=%.3f verified_bytes=%" PRIu64 " errors=%" PRIu64
-		    "\n", o->lo_conns, secs, out_gbps, in_gbps, verified,
-		    errors);
+		    "in_gbps=%.3f verified_bytes=%" PRIu64 " errors=%" PRIu64,
+		    o->lo_conns, secs, out_gbps, in_gbps, verified, errors);
 	else
 		printf("bulk: %u connections, %.2f s measured: out %.2f Gbit/s, "
 		    "in %.2f Gbit/s; %" PRIu64 " bytes echoed and verified; "
 		    "%" PRIu64 " errors\n", o->lo_conns, secs, out_gbps,
 		    in_gbps, verified, errors);
+	/* The server read what was sent in the window and wrote what came. */
+	cost_print(&c, s1 - s0, r1 - r0, o->lo_kv);
+	if (o->lo_kv)
+		printf("\n");
+	cost_free(&c);
 	return errors ? LOAD_EXIT_ERRORS : LOAD_EXIT_OK;
 }

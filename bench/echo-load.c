@@ -9,13 +9,18 @@
  *            the server's RSS and PSS summed over its process tree
  *   start    run a daemon with NOTIFY_SOCKET; time to READY=1 and from
  *            SIGTERM to exit
+ *   udp      datagrams echoed per second, at most -j in flight per
+ *            socket; loss and round-trip percentiles
  *
  * Every byte sent is taken from a fixed pseudo-random pattern at an
  * offset of its own per connection (pattern.c), and every echoed byte
  * is compared with what was sent at that stream offset (flow.c).  A
  * difference, a lost byte or a failed connection is counted as an error
  * and makes the exit status 1: nothing is silently dropped from the
- * figures.
+ * figures.  (UDP may drop datagrams: udp reports their loss apart.)
+ *
+ * With -g (the server's cgroup) or -p, the windowed workloads also say
+ * what the server spent in the measured window (cost.c).
  *
  * This file reads the command line and runs the workload.
  */
@@ -44,12 +49,14 @@ static const struct workload {
 	const char	*w_name;
 	int		(*w_run)(const struct load_opts *);
 	bool		 w_target;	/* takes [HOST:]PORT */
+	unsigned	 w_parallel;	/* -j by default */
 } workloads[] = {
-	{ "bulk",	load_bulk,	true },
-	{ "latency",	load_latency,	true },
-	{ "rate",	load_rate,	true },
-	{ "hold",	load_hold,	true },
-	{ "start",	load_start,	false },
+	{ "bulk",	load_bulk,	true,	256 },
+	{ "latency",	load_latency,	true,	256 },
+	{ "rate",	load_rate,	true,	256 },
+	{ "hold",	load_hold,	true,	256 },
+	{ "start",	load_start,	false,	256 },
+	{ "udp",	load_udp,	true,	32 },
 };
 
 void *
@@ -79,6 +86,8 @@ usage(FILE *out)
 	    "            and its descendants\n"
 	    "  start     run DAEMON with NOTIFY_SOCKET set: start to READY=1\n"
 	    "            and SIGTERM to exit, -n times\n"
+	    "  udp       datagrams of -s bytes over -c sockets, -j in flight\n"
+	    "            on each; datagrams/s, loss, round-trip percentiles\n"
 	    "\n"
 	    "options:\n"
 	    "  -c N        connections (default 1)\n"
@@ -86,13 +95,22 @@ usage(FILE *out)
 	    "  -W SECS     warm-up before measuring (default 0.5)\n"
 	    "  -t SECS     limit for each waiting phase (default 10)\n"
 	    "  -r RATE     latency: messages per second in total (10000)\n"
-	    "  -s BYTES    message size for latency, rate, hold (64)\n"
+	    "  -s BYTES    message size for latency, rate, hold, udp (64)\n"
 	    "  -P N        hold: processes (default: 19000 connections each)\n"
-	    "  -j N        connects in flight at once (default 256)\n"
+	    "  -j N        connects in flight at once (default 256); udp:\n"
+	    "              datagrams in flight per socket (default 32)\n"
 	    "  -S ADDR/N   bind to N IPv4 source addresses from ADDR on,\n"
 	    "              e.g. 127.0.0.2/8, to get past the port range\n"
-	    "  -p PID      hold: the server's process, for RSS and PSS\n"
+	    "  -p PID      the server's process: hold measures the RSS and\n"
+	    "              PSS of its tree, bulk, latency, rate and udp its\n"
+	    "              CPU time (without -g)\n"
+	    "  -g DIR      the server's cgroup v2 directory: bulk, latency,\n"
+	    "              rate and udp measure its CPU time there\n"
+	    "  -x          with -g: count the server's syscalls and context\n"
+	    "              switches (perf events; needs tracefs)\n"
 	    "  -T          hold: then SIGTERM PID and time its exit\n"
+	    "  -i SECS     hold: with -T, leave the connections quiet this\n"
+	    "              long before SIGTERM (default 0)\n"
 	    "  -n RUNS     start: runs (default 5)\n"
 	    "  -C CPU      pin to this CPU\n"
 	    "  -k          print one key=value line (for scripts)\n"
@@ -171,7 +189,7 @@ arg_workload(const char *name)
 		if (strcmp(name, workloads[i].w_name) == 0)
 			return &workloads[i];
 	msg_fatalx(LOAD_EXIT_USAGE, "unknown workload \"%s\" (bulk, latency, "
-	    "rate, hold, start)", name);
+	    "rate, hold, start, udp)", name);
 }
 
 int
@@ -190,11 +208,11 @@ main(int argc, char *argv[])
 	o.lo_timeout = 10;
 	o.lo_rate = 10000;
 	o.lo_size = 64;
-	o.lo_parallel = 256;
+	o.lo_parallel = 0;	/* the workload's default */
 	o.lo_cpu = -1;
 	o.lo_settle = 1;
 	o.lo_repeat = 5;
-	while ((ch = getopt(argc, argv, "w:c:d:W:t:r:s:P:j:S:p:Tn:C:khV")) !=
+	while ((ch = getopt(argc, argv, "w:c:d:W:t:r:s:P:j:S:p:g:xTi:n:C:khV")) !=
 	    -1) {
 		switch (ch) {
 		case 'w':
@@ -231,8 +249,17 @@ main(int argc, char *argv[])
 			o.lo_server_pid = (pid_t)arg_num(optarg, 1, INT_MAX,
 			    "-p");
 			break;
+		case 'g':
+			o.lo_cgroup = optarg;
+			break;
+		case 'x':
+			o.lo_profile = true;
+			break;
 		case 'T':
 			o.lo_term = true;
+			break;
+		case 'i':
+			o.lo_idle = arg_num(optarg, 0, 3600, "-i");
 			break;
 		case 'n':
 			o.lo_repeat = (unsigned)arg_num(optarg, 1, 1000, "-n");
@@ -263,6 +290,8 @@ main(int argc, char *argv[])
 		return LOAD_EXIT_USAGE;
 	}
 	w = arg_workload(o.lo_workload);
+	if (o.lo_parallel == 0)
+		o.lo_parallel = w->w_parallel;
 	signal(SIGPIPE, SIG_IGN);
 	/* One warning per failed connection would drown the report. */
 	msg_set_limit(WARN_MAX);

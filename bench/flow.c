@@ -162,3 +162,14 @@ flow_close(struct flow *f)
 		close(f->fl_fd);
 	f->fl_fd = -1;
 }
+
+void
+flow_reset(struct flow *f)
+{
+	struct linger	 l = { .l_onoff = 1, .l_linger = 0 };
+
+	if (f->fl_fd != -1)
+		(void)setsockopt(f->fl_fd, SOL_SOCKET, SO_LINGER, &l,
+		    sizeof(l));
+	flow_close(f);
+}

@@ -64,4 +64,7 @@ int	flow_serve(struct flow *f, uint32_t events,
 /* Close it, if open (which also takes it out of any epoll set). */
 void	flow_close(struct flow *f);
 
+/* Close it with a reset (SO_LINGER 0), if open: no TIME_WAIT is left. */
+void	flow_reset(struct flow *f);
+
 #endif

@@ -90,16 +90,19 @@ hist_pct(const struct hist *h, double p)
 void
 hist_print(const struct hist *h, bool kv)
 {
-	double	 p50, p95, p99, max;
+	double	 p50, p95, p99, p999, max;
 
 	p50 = (double)hist_pct(h, 50) / 1000;
 	p95 = (double)hist_pct(h, 95) / 1000;
 	p99 = (double)hist_pct(h, 99) / 1000;
+	p999 = (double)hist_pct(h, 99.9) / 1000;
 	max = (double)h->h_max / 1000;
 	if (kv)
 		printf(" lat_n=%" PRIu64 " p50_us=%.1f p95_us=%.1f p99_us=%.1f "
-		    "max_us=%.1f", h->h_n, p50, p95, p99, max);
+		    "p999_us=%.1f max_us=%.1f", h->h_n, p50, p95, p99, p999,
+		    max);
 	else
 		printf("  latency over %" PRIu64 ": p50 %.1f us, p95 %.1f us, "
-		    "p99 %.1f us, max %.1f us\n", h->h_n, p50, p95, p99, max);
+		    "p99 %.1f us, p99.9 %.1f us, max %.1f us\n", h->h_n, p50,
+		    p95, p99, p999, max);
 }

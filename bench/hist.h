@@ -16,7 +16,7 @@ void		 hist_free(struct hist *);
 void		 hist_add(struct hist *, uint64_t v);
 
 /*
- * Print n, p50, p95, p99 and max in microseconds: with kv, as
+ * Print n, p50, p95, p99, p99.9 and max in microseconds: with kv, as
  * " lat_n=... max_us=..." to end a key=value line; else as a line of
  * its own.
  */

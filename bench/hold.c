@@ -7,6 +7,10 @@
  * Each holding process reports "opened failed" on a pipe after its
  * first round, then waits for a command byte: 'e' to echo again, 't' to
  * let the server go.
+ *
+ * With -T and -i, SIGTERM waits until no connection has moved a byte
+ * for -i seconds: a server that ends quiet connections at once on
+ * SIGTERM (echod's drain_idle) is then timed on that path alone.
  */
 #include "autoconf.h"
 
@@ -119,7 +123,8 @@ hold_child(const struct load_opts *o, unsigned n, uint64_t first, int rfd,
 	if (read(rfd, &cmd, 1) != 1)
 		cmd = 'q';
 	failed = cmd == 'e' ? hold_echo(o, &p) : 0;
-	pool_free(&p);
+	/* Measured: leave no TIME_WAIT to weigh on the next run. */
+	pool_free_reset(&p);
 	hold_report(wfd, n, failed);
 	_exit(failed ? LOAD_EXIT_ERRORS : LOAD_EXIT_OK);
 }
@@ -132,7 +137,7 @@ load_hold(const struct load_opts *o)
 	int		*to, up[2], down[2], st;
 	unsigned	 i, j, procs, share, opened = 0, failed = 0, failed2 = 0;
 	unsigned	 nproc = 0, a, b;
-	uint64_t	 rss = 0, pss = 0, t_open, first = 0;
+	uint64_t	 rss = 0, pss = 0, t_open, t_quiet, first = 0, now;
 	double		 term_ms = -1, open_s;
 	bool		 measured;
 
@@ -178,7 +183,9 @@ load_hold(const struct load_opts *o)
 		opened += a;
 		failed += b;
 	}
-	open_s = (double)(load_now_ns() - t_open) / NS;
+	/* Every echo round has come back: nothing moves from here on. */
+	t_quiet = load_now_ns();
+	open_s = (double)(t_quiet - t_open) / NS;
 	measured = o->lo_server_pid > 0;
 	if (measured) {
 		/* Let forked peers finish starting their children. */
@@ -186,8 +193,13 @@ load_hold(const struct load_opts *o)
 		if (proc_mem(o->lo_server_pid, &rss, &pss, &nproc) == -1)
 			msg_fatalx(LOAD_EXIT_USAGE, "cannot read /proc");
 	}
-	if (measured && o->lo_term)
+	if (measured && o->lo_term) {
+		now = load_now_ns();
+		if (now < t_quiet + (uint64_t)(o->lo_idle * NS))
+			usleep((useconds_t)((t_quiet +
+			    (uint64_t)(o->lo_idle * NS) - now) / 1000));
 		term_ms = proc_term(o->lo_server_pid, o->lo_timeout);
+	}
 	for (i = 0; i < procs; i++)
 		(void)!write(to[i], o->lo_term ? "t" : "e", 1);
 	for (i = 0; i < procs; i++) {

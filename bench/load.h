@@ -23,6 +23,7 @@ enum load_exit {
 
 #define NS		1000000000ULL
 #define IO_CHUNK	(128 * 1024)	/* largest read or write; largest -s */
+#define UDP_MAX		65507		/* largest -s for udp (IPv4) */
 #define MAX_EVENTS	512		/* epoll events taken per wait */
 
 struct load_opts {
@@ -33,7 +34,7 @@ struct load_opts {
 	unsigned	 lo_nsrc;	/* 0: let the kernel choose */
 	unsigned	 lo_conns;
 	unsigned	 lo_procs;
-	unsigned	 lo_parallel;	/* connects in flight */
+	unsigned	 lo_parallel;	/* connects (udp: datagrams) in flight */
 	double		 lo_duration;	/* s, measured */
 	double		 lo_warmup;	/* s, before measuring */
 	double		 lo_timeout;	/* s, for each waiting phase */
@@ -41,8 +42,11 @@ struct load_opts {
 	size_t		 lo_size;	/* message size */
 	int		 lo_cpu;
 	pid_t		 lo_server_pid;
+	const char	*lo_cgroup;	/* the server's cgroup v2 directory */
+	bool		 lo_profile;	/* count the server's syscalls (-x) */
 	bool		 lo_term;	/* hold: SIGTERM the server at the end */
 	double		 lo_settle;	/* hold: s before measuring memory */
+	double		 lo_idle;	/* hold: s quiet before SIGTERM */
 	unsigned	 lo_repeat;	/* start: runs */
 	bool		 lo_kv;		/* one key=value line */
 	char		**lo_cmd;	/* start: the daemon's argv */
@@ -58,6 +62,7 @@ int	load_latency(const struct load_opts *);
 int	load_rate(const struct load_opts *);
 int	load_hold(const struct load_opts *);
 int	load_start(const struct load_opts *);
+int	load_udp(const struct load_opts *);
 
 /* calloc(), or exit with LOAD_EXIT_USAGE: the generator cannot go on. */
 void	*load_calloc(size_t n, size_t size);

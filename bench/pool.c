@@ -97,8 +97,9 @@ pool_connect(struct pool *p, const struct load_opts *o, uint64_t first,
 	return 0;
 fail:
 	close(ep);
+	/* They carried nothing: leave no TIME_WAIT behind for the next run. */
 	for (i = 0; i < p->p_n; i++)
-		flow_close(&p->p_flows[i]);
+		flow_reset(&p->p_flows[i]);
 	return -1;
 }
 
@@ -134,4 +135,14 @@ pool_free(struct pool *p)
 		flow_close(&p->p_flows[i]);
 	close(p->p_ep);
 	free(p->p_flows);
+}
+
+void
+pool_free_reset(struct pool *p)
+{
+	unsigned	 i;
+
+	for (i = 0; i < p->p_n; i++)
+		flow_reset(&p->p_flows[i]);
+	pool_free(p);
 }

@@ -27,7 +27,7 @@ void	pool_init(struct pool *, unsigned n);
  * Connect every flow of the pool, numbered first, first + 1, ..., with at
  * most o->lo_parallel connects in flight and o->lo_timeout for them all;
  * then watch each for events (0: leave them out of the set).  0, or -1
- * after a warning with every flow closed.
+ * after a warning with every flow closed by a reset.
  */
 int	pool_connect(struct pool *, const struct load_opts *o, uint64_t first,
 	    bool nodelay, uint32_t events);
@@ -41,5 +41,11 @@ uint64_t	pool_verified(const struct pool *);
 
 /* Close every flow and the set. */
 void	pool_free(struct pool *);
+
+/*
+ * Close every flow with a reset (SO_LINGER 0), so none is left in
+ * TIME_WAIT for the next run, and the set.
+ */
+void	pool_free_reset(struct pool *);
 
 #endif

@@ -1,13 +1,15 @@
 /*
- * Memory of a process tree from /proc, and the time a process takes
- * to exit on SIGTERM.
+ * Memory and CPU time of a process tree from /proc, and the time a
+ * process takes to exit on SIGTERM.
  */
 #include "autoconf.h"
 
 #include <sys/pidfd.h>
 
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,43 +19,98 @@
 #include "msg.h"
 #include "proc.h"
 
+/* One process from /proc/PID/stat. */
+struct proc_ent {
+	long		 pe_pid, pe_ppid;
+	uint64_t	 pe_ticks;	/* utime + stime + cutime + cstime */
+	bool		 pe_in;		/* root or one of its descendants */
+};
+
+/*
+ * Every process from /proc, those in root's tree marked.  Returns how
+ * many, with *ents to free, or -1 when /proc cannot be read.
+ */
+static long
+proc_tree(pid_t root, struct proc_ent **ents)
+{
+	DIR			*d;
+	struct dirent		*de;
+	struct proc_ent		*e = NULL, *ne;
+	FILE			*f;
+	char			 path[64], line[1024], *p, *end;
+	unsigned long long	 t[4];
+	long			 n = 0, cap = 0, i, j, pid;
+	bool			 grew;
+
+	if ((d = opendir("/proc")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;	/* gone meanwhile */
+		p = fgets(line, sizeof(line), f) != NULL ?
+		    strrchr(line, ')') : NULL;
+		fclose(f);
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			if ((ne = realloc(e, (size_t)cap * sizeof(*e))) ==
+			    NULL) {
+				free(e);
+				closedir(d);
+				return -1;
+			}
+			e = ne;
+		}
+		/* state ppid pgrp session tty tpgid flags minflt cminflt
+		 * majflt cmajflt utime stime cutime cstime */
+		if (p == NULL || sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u "
+		    "%*u %*u %*u %*u %llu %llu %llu %llu", &e[n].pe_ppid,
+		    &t[0], &t[1], &t[2], &t[3]) != 5)
+			continue;
+		e[n].pe_pid = pid;
+		e[n].pe_ticks = t[0] + t[1] + t[2] + t[3];
+		e[n].pe_in = pid == root;
+		n++;
+	}
+	closedir(d);
+	/* Children of marked processes, until no more are found. */
+	do {
+		grew = false;
+		for (i = 0; i < n; i++) {
+			if (e[i].pe_in)
+				continue;
+			for (j = 0; j < n; j++)
+				if (e[j].pe_in && e[j].pe_pid == e[i].pe_ppid)
+					break;
+			if (j < n)
+				e[i].pe_in = grew = true;
+		}
+	} while (grew);
+	*ents = e;
+	return n;
+}
+
 int
 proc_mem(pid_t root, uint64_t *rss, uint64_t *pss, unsigned *nproc)
 {
-	FILE		*f;
-	pid_t		*ppid;
-	long		 pid_max = 4194304;
-	char		 path[64], line[256], *p;
-	unsigned long long v;
-	long		 pid, q;
-	int		 depth;
+	struct proc_ent		*e;
+	FILE			*f;
+	char			 path[64], line[256];
+	unsigned long long	 v;
+	long			 n, i;
 
 	*rss = *pss = 0;
 	*nproc = 0;
-	if ((f = fopen("/proc/sys/kernel/pid_max", "r")) != NULL) {
-		if (fscanf(f, "%ld", &pid_max) != 1)
-			pid_max = 4194304;
-		fclose(f);
-	}
-	if ((ppid = calloc((size_t)pid_max + 1, sizeof(*ppid))) == NULL)
+	if ((n = proc_tree(root, &e)) == -1)
 		return -1;
-	/* Parent of every process, from /proc/PID/stat. */
-	for (pid = 1; pid <= pid_max; pid++) {
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-		if ((f = fopen(path, "r")) == NULL)
+	for (i = 0; i < n; i++) {
+		if (!e[i].pe_in)
 			continue;
-		if (fgets(line, sizeof(line), f) != NULL &&
-		    (p = strrchr(line, ')')) != NULL)
-			(void)sscanf(p + 2, "%*c %d", &ppid[pid]);
-		fclose(f);
-	}
-	for (pid = 1; pid <= pid_max; pid++) {
-		for (q = pid, depth = 0; q > 0 && q != root && depth < 64;
-		    depth++)
-			q = q <= pid_max ? ppid[q] : 0;
-		if (q != root || (pid != root && ppid[pid] == 0))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", pid);
+		snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup",
+		    e[i].pe_pid);
 		if ((f = fopen(path, "r")) == NULL)
 			continue;
 		(*nproc)++;
@@ -65,7 +122,25 @@ proc_mem(pid_t root, uint64_t *rss, uint64_t *pss, unsigned *nproc)
 		}
 		fclose(f);
 	}
-	free(ppid);
+	free(e);
+	return 0;
+}
+
+int
+proc_cpu(pid_t root, uint64_t *usec)
+{
+	struct proc_ent	*e;
+	uint64_t	 ticks = 0;
+	long		 n, i, hz;
+
+	if ((hz = sysconf(_SC_CLK_TCK)) <= 0 ||
+	    (n = proc_tree(root, &e)) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (e[i].pe_in)
+			ticks += e[i].pe_ticks;
+	free(e);
+	*usec = ticks * 1000000 / (uint64_t)hz;
 	return 0;
 }
 

@@ -1,5 +1,5 @@
 /*
- * The server's processes, as the hold workload measures them.
+ * The server's processes, as the workloads measure them.
  */
 #ifndef ECHO_LOAD_PROC_H
 #define ECHO_LOAD_PROC_H
@@ -13,6 +13,15 @@
  * them.  0, or -1 when /proc cannot be read.
  */
 int	proc_mem(pid_t root, uint64_t *rss, uint64_t *pss, unsigned *nproc);
+
+/*
+ * CPU time of root and all its live descendants, in microseconds:
+ * utime + stime + cutime + cstime from each one's /proc/PID/stat, so a
+ * child that exited counts once its parent waited for it, and never if
+ * the kernel reaped it (its parent ignores SIGCHLD).  Clock-tick
+ * resolution.  0, or -1 when /proc cannot be read.
+ */
+int	proc_cpu(pid_t root, uint64_t *usec);
 
 /*
  * SIGTERM pid and wait up to timeout seconds for it to exit.  Returns

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "cost.h"
 #include "flow.h"
 #include "hist.h"
 #include "load.h"
@@ -54,6 +55,7 @@ load_rate(const struct load_opts *o)
 {
 	struct epoll_event	 evs[MAX_EVENTS];
 	struct pool		 p;
+	struct cost		 c;
 	struct flow		*f;
 	struct hist		*h;
 	uint64_t		 t0, t_meas, t_end, now, seq = 0, done = 0;
@@ -62,6 +64,7 @@ load_rate(const struct load_opts *o)
 	int			 k, j, r;
 	bool			 in_window;
 
+	cost_init(&c, o);
 	pool_init(&p, o->lo_conns);
 	h = hist_new();
 	t0 = load_now_ns();
@@ -87,6 +90,11 @@ load_rate(const struct load_opts *o)
 		if (k == -1 && errno == EINTR)
 			continue;
 		now = load_now_ns();
+		/* Here: the last connections may all end in this batch. */
+		if (now >= t_meas)
+			cost_mark(&c, false);
+		if (now >= t_end)
+			cost_mark(&c, true);
 		for (j = 0; j < k; j++) {
 			f = evs[j].data.ptr;
 			if (f->fl_fd == -1)
@@ -121,6 +129,7 @@ load_rate(const struct load_opts *o)
 		    "done=%" PRIu64 " errors=%" PRIu64, o->lo_conns,
 		    o->lo_duration, (double)done / o->lo_duration, done, errors);
 		hist_print(h, true);
+		cost_print(&c, done * o->lo_size, done * o->lo_size, true);
 		printf("\n");
 	} else {
 		printf("rate: %u at a time, %.2f s measured: %.0f connections/s "
@@ -128,7 +137,9 @@ load_rate(const struct load_opts *o)
 		    " errors\n", o->lo_conns, o->lo_duration,
 		    (double)done / o->lo_duration, done, o->lo_size, errors);
 		hist_print(h, false);
+		cost_print(&c, done * o->lo_size, done * o->lo_size, false);
 	}
+	cost_free(&c);
 	hist_free(h);
 	return errors ? LOAD_EXIT_ERRORS : LOAD_EXIT_OK;
 }

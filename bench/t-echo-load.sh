@@ -6,9 +6,12 @@
 # byte was verified and the figures are not zero.  No timing is judged:
 # that is bench/run's job, outside the suite.
 #
-# Finds the programs through $ECHOD and $ECHO_LOAD, or else relative to
-# $abs_top_builddir, or else the current directory (the build
-# directory, when run by "make check").
+# The udp workload runs against bench/udp-echo, the reference loop,
+# which the test starts itself (echod's own UDP echo is not assumed).
+#
+# Finds the programs through $ECHOD, $ECHO_LOAD and $UDP_ECHO, or else
+# relative to $abs_top_builddir, or else the current directory (the
+# build directory, when run by "make check").
 set -u
 
 builddir=${abs_top_builddir:-$(pwd)}
@@ -17,19 +20,23 @@ ECHO_LOAD=${ECHO_LOAD:-$(dirname "$ECHOD")/../bench/echo-load}
 if [ ! -x "$ECHO_LOAD" ]; then
 	ECHO_LOAD=$builddir/bench/echo-load
 fi
+UDP_ECHO=${UDP_ECHO:-$(dirname "$ECHO_LOAD")/udp-echo}
 
-if [ ! -x "$ECHOD" ] || [ ! -x "$ECHO_LOAD" ]; then
-	echo "1..0 # SKIP echod ($ECHOD) or echo-load ($ECHO_LOAD) not built"
+if [ ! -x "$ECHOD" ] || [ ! -x "$ECHO_LOAD" ] || [ ! -x "$UDP_ECHO" ]; then
+	echo "1..0 # SKIP echod ($ECHOD), echo-load ($ECHO_LOAD) or udp-echo ($UDP_ECHO) not built"
 	exit 0
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/t-echo-load.XXXXXX")
 pid=
+upid=
+bad=
 cleanup() {
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
+	local p
+	for p in $pid $upid $bad; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -62,7 +69,7 @@ ok() {
 kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 positive() { awk -v v="$1" 'BEGIN { exit !(v + 0 > 0) }'; }
 
-echo "1..12"
+echo "1..16"
 "$ECHOD" -c "$tmp/echod.ini" 2>"$tmp/echod.log" &
 pid=$!
 for _ in $(seq 100); do
@@ -144,6 +151,7 @@ echo "# $out"
 ok $? "bulk against a corrupting server: exit 1, errors counted"
 kill "$bad" 2>/dev/null
 wait "$bad" 2>/dev/null
+bad=
 
 port3=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed "s/:$port\$/:$port3/" "$tmp/echod.ini" >"$tmp/echod-start.ini"
@@ -151,6 +159,53 @@ out=$(load -w start -n 2 -- "$ECHOD" -c "$tmp/echod-start.ini"); rc=$?
 echo "# $out"
 [ $rc = 0 ] && positive "$(kv "$out" ready_ms_median)"
 ok $? "start: READY=1 seen, start-up timed"
+
+# UDP against the reference loop, on a free UDP port.
+uport=$(python3 -c 'import socket; s = socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$UDP_ECHO" "$uport" 2>"$tmp/udp-echo.log" &
+upid=$!
+out=$(load -w udp -c 2 -s 1400 -d 1 -W 0.2 "$uport"); rc=$?
+echo "# $out"
+ok $rc "udp: exit 0, every answer verified"
+positive "$(kv "$out" dgrams_per_s)" && positive "$(kv "$out" p99_us)" &&
+    [ "$(kv "$out" errors)" = 0 ] && [ -n "$(kv "$out" loss_pct)" ]
+ok $? "udp: nonzero datagrams/s, round trips timed, loss reported, 0 errors"
+kill "$upid" 2>/dev/null
+wait "$upid" 2>/dev/null
+upid=
+
+# Nothing listening: refused, an error, never a silent zero.
+out=$(load -w udp -d 0.5 -W 0 "$uport" 2>&1); rc=$?
+[ $rc = 1 ]
+ok $? "udp against a closed port: exit 1"
+
+# A UDP echo that flips a bit of every 100th datagram must fail.
+python3 - "$tmp/uport2" <<'PY' &
+import socket, sys
+s = socket.socket(type=socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+s.settimeout(10)
+n = 0
+try:
+    while True:
+        d, a = s.recvfrom(65536)
+        n += 1
+        if n % 100 == 0:
+            d = d[:-1] + bytes([d[-1] ^ 1])
+        s.sendto(d, a)
+except socket.timeout:
+    pass
+PY
+bad=$!
+for _ in $(seq 100); do [ -s "$tmp/uport2" ] && break; sleep 0.05; done
+out=$(load -w udp -d 0.5 -W 0 "$(cat "$tmp/uport2")"); rc=$?
+echo "# $out"
+[ $rc = 1 ] && positive "$(kv "$out" errors)"
+ok $? "udp against a corrupting server: exit 1, errors counted"
+kill "$bad" 2>/dev/null
+wait "$bad" 2>/dev/null
+bad=
 
 if [ $fails -gt 0 ]; then
 	echo "# load generator messages:"
