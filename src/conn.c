@@ -483,16 +483,25 @@ conn_drain(struct worker *w)
 	for (n = timer_oldest(&w->w_idle); n != NULL; n = next) {
 		next = timer_next(&w->w_idle, n);
 		c = conn_of(n);
-		if (!all) {
-			if (quiet == 0 || n->tn_last + quiet > w->w_loop.el_now)
-				break;
-			/* Quiet, but with data on its way: not idle. */
-			if (!buf_empty(&c->c_echo.e_buf) ||
-			    (c->c_flags & CONN_BUSY) ||
-			    conn_queued(c->c_ev.ev_fd, SIOCINQ) != 0)
-				continue;
+		if (all) {
+			conn_end(w, c);
+			continue;
 		}
-		conn_end(w, c);
+		if (quiet == 0 || n->tn_last + quiet > w->w_loop.el_now)
+			break;
+		/* Quiet, but with data on its way: not idle. */
+		if (echo_pending(&c->c_echo) || (c->c_flags & CONN_BUSY) ||
+		    conn_queued(c->c_ev.ev_fd, SIOCINQ) != 0)
+			continue;
+		/*
+		 * Nothing in flight either way: a plain close() is graceful
+		 * here (its FIN follows everything the client has already
+		 * acknowledged), and cheaper than half-close and linger.
+		 */
+		if (conn_queued(c->c_ev.ev_fd, SIOCOUTQ) == 0)
+			conn_close(w, c, END_DRAIN, NULL);
+		else
+			conn_end(w, c);
 	}
 	for (n = timer_oldest(&w->w_ending); n != NULL; n = next) {
 		next = timer_next(&w->w_ending, n);

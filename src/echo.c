@@ -19,6 +19,8 @@
 #define STREAM_READ	(16 * 1024)	/* a read this big: it streams */
 #define SPLICE_FLAGS	(SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
 
+static bool	echo_has_data(const struct echo *);
+
 void
 echo_note(struct echo *e, unsigned what)
 {
@@ -197,6 +199,12 @@ echo_has_room(const struct echo *e)
 		return e->e_piped < e->e_pool->pp_size &&
 		    !(e->e_flags & ECHO_URGENT_SEEN);
 	return !buf_full(&e->e_buf);
+}
+
+bool
+echo_pending(const struct echo *e)
+{
+	return echo_has_data(e);
 }
 
 static bool

@@ -80,6 +80,9 @@ enum echo_result echo_flush(struct echo *, int fd);
  */
 enum echo_result echo_discard(struct echo *, int fd);
 
+/* Whether echod holds bytes of this stream not yet written back. */
+bool		 echo_pending(const struct echo *);
+
 /* Free the buffer and give back the pipe. */
 void		 echo_release(struct echo *, uint64_t now);
 
