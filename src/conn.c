@@ -152,10 +152,37 @@ conn_serve(struct worker *w, struct conn *c, const struct sockaddr *peer,
 	    vaddr);
 }
 
+/*
+ * A new socket is writable, and a small echo fits its buffer: watching
+ * writability from the start would cost a wake-up for every ACK that
+ * frees space.  It is watched from the first write that falls short.
+ */
+static int
+conn_watch(struct worker *w, struct conn *c)
+{
+	if (event_add(&w->w_loop, &c->c_ev, EV_WANT_STREAM | EV_EDGE) == -1)
+		return -1;
+	c->c_echo.e_flags |= ECHO_WRITABLE;
+	return 0;
+}
+
+/* A write fell short: from now on the loop says when it can go on. */
+static int
+conn_watch_out(struct worker *w, struct conn *c)
+{
+	if ((c->c_flags & CONN_WATCH_OUT) ||
+	    (c->c_echo.e_flags & ECHO_WRITABLE))
+		return 0;
+	if (event_mod(&w->w_loop, &c->c_ev, EV_WANT_ALL | EV_EDGE) == -1)
+		return -1;
+	c->c_flags |= CONN_WATCH_OUT;
+	return 0;
+}
+
 int
 conn_start(struct worker *w, struct conn *c, const struct sockaddr *peer)
 {
-	if (event_add(&w->w_loop, &c->c_ev, EV_WANT_ALL | EV_EDGE) == -1)
+	if (conn_watch(w, c) == -1)
 		return -1;
 	conn_serve(w, c, peer, NULL);
 	return 0;
@@ -164,7 +191,7 @@ conn_start(struct worker *w, struct conn *c, const struct sockaddr *peer)
 int
 conn_start_proxied(struct worker *w, struct conn *c)
 {
-	if (event_add(&w->w_loop, &c->c_ev, EV_WANT_ALL | EV_EDGE) == -1)
+	if (conn_watch(w, c) == -1)
 		return -1;
 	c->c_state = CONN_HEADER;
 	timer_touch(&w->w_header, &c->c_timer, w->w_loop.el_now);
@@ -342,6 +369,10 @@ conn_echo(struct worker *w, struct conn *c)
 	case ECHO_WAIT:
 		break;
 	}
+	if (conn_watch_out(w, c) == -1) {
+		conn_close(w, c, END_ERROR, strerror(errno));
+		return;
+	}
 	if (moved > 0)
 		timer_touch(&w->w_idle, &c->c_timer, w->w_loop.el_now);
 }
@@ -379,6 +410,9 @@ conn_step_end(struct worker *w, struct conn *c)
 				return;
 			}
 			c->c_state = CONN_LINGER;
+		} else if (r == ECHO_WAIT && conn_watch_out(w, c) == -1) {
+			conn_close(w, c, END_ERROR, strerror(errno));
+			return;
 		}
 	}
 	if (r != ECHO_ERROR && (e->e_flags & ECHO_READABLE))

@@ -33,6 +33,7 @@ enum conn_state {
 
 #define CONN_BUSY	0x01	/* on the worker's busy list */
 #define CONN_COUNTED	0x02	/* holds a place in the per-source table */
+#define CONN_WATCH_OUT	0x04	/* writability watched too (EPOLLOUT) */
 
 struct conn {
 	struct event	 c_ev;		/* first: the loop's handle */

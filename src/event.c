@@ -39,21 +39,42 @@ event_set(struct event *ev, int fd, event_handler *handler)
 	ev->ev_added = false;
 }
 
+static uint32_t
+event_bits(unsigned how)
+{
+	uint32_t	 e = 0;
+
+	if (how & EV_WANT_READ)
+		e |= EPOLLIN;
+	if (how & EV_WANT_WRITE)
+		e |= EPOLLOUT;
+	if (how & EV_WANT_ALL)
+		e |= EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI;
+	if (how & EV_WANT_STREAM)
+		e |= EPOLLIN | EPOLLRDHUP | EPOLLPRI;
+	if (how & EV_EDGE)
+		e |= EPOLLET;
+	if (how & EV_EXCLUSIVE)
+		e |= EPOLLEXCLUSIVE;
+	return e;
+}
+
+int
+event_mod(struct event_loop *loop, struct event *ev, unsigned how)
+{
+	struct epoll_event	 ee = { .events = event_bits(how),
+				    .data.ptr = ev };
+
+	/* MOD reports what is ready now: no edge is lost. */
+	return epoll_ctl(loop->el_fd, EPOLL_CTL_MOD, ev->ev_fd, &ee);
+}
+
 int
 event_add(struct event_loop *loop, struct event *ev, unsigned how)
 {
-	struct epoll_event	 ee = { .events = 0, .data.ptr = ev };
+	struct epoll_event	 ee = { .events = event_bits(how),
+				    .data.ptr = ev };
 
-	if (how & EV_WANT_READ)
-		ee.events |= EPOLLIN;
-	if (how & EV_WANT_WRITE)
-		ee.events |= EPOLLOUT;
-	if (how & EV_WANT_ALL)
-		ee.events |= EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI;
-	if (how & EV_EDGE)
-		ee.events |= EPOLLET;
-	if (how & EV_EXCLUSIVE)
-		ee.events |= EPOLLEXCLUSIVE;
 	if (epoll_ctl(loop->el_fd, EPOLL_CTL_ADD, ev->ev_fd, &ee) == -1) {
 		/* Still registered from before (a DEL failed): so be it. */
 		if (errno != EEXIST)

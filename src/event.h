@@ -24,6 +24,8 @@
 #define EV_WANT_READ	0x0100
 #define EV_WANT_WRITE	0x0200
 #define EV_WANT_ALL	0x0400	/* read, write, peer closed, urgent */
+#define EV_WANT_STREAM	0x2000	/* read, peer closed, urgent: writes are */
+				/* assumed possible until one falls short */
 #define EV_EDGE		0x0800	/* report changes only (EPOLLET) */
 #define EV_EXCLUSIVE	0x1000	/* wake one of the loops sharing the fd */
 
@@ -60,6 +62,9 @@ void	event_set(struct event *, int fd, event_handler *);
  * with errno.
  */
 int	event_add(struct event_loop *, struct event *, unsigned how);
+
+/* Change what is watched (the same 'how' as event_add).  0, or -1. */
+int	event_mod(struct event_loop *, struct event *, unsigned how);
 
 /*
  * Stop watching.  Events for ev already fetched in the current dispatch
