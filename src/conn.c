@@ -21,6 +21,7 @@
 #include "worker.h"
 
 #define ECHO_BUDGET	(256 * 1024)	/* bytes read per turn: fairness */
+#define LINGER_QUIET_MS	100		/* silence before a lingering close */
 
 static const struct {
 	const char	*label;		/* metrics */
@@ -422,10 +423,20 @@ conn_step_end(struct worker *w, struct conn *c)
 		conn_close(w, c, END_ERROR, strerror(errno));
 		return;
 	}
+	/* The client still talks: it may not have read all yet. */
+	if (e->e_in != in)
+		timer_touch(&w->w_ending, &c->c_timer, w->w_loop.el_now);
 	if (c->c_state != CONN_LINGER)
 		return;
+	/*
+	 * Close once the client has its FIN, or has acknowledged all we
+	 * sent and sent nothing for a moment.  Closing while it still sends
+	 * would answer its next segment with a reset, and a reset destroys
+	 * what it has received but not yet read.
+	 */
 	if ((e->e_flags & ECHO_EOF) ||
-	    (conn_queued(fd, SIOCOUTQ) == 0 && conn_queued(fd, SIOCINQ) == 0))
+	    (c->c_timer.tn_last + LINGER_QUIET_MS <= w->w_loop.el_now &&
+	    conn_queued(fd, SIOCOUTQ) == 0 && conn_queued(fd, SIOCINQ) == 0))
 		conn_close(w, c, END_DRAIN, NULL);
 }
 

@@ -80,7 +80,8 @@ void		 conn_close(struct worker *, struct conn *, enum conn_end,
 /*
  * End gracefully: write what is buffered (echo no more), half-close,
  * then linger, reading and dropping input, until the client has
- * acknowledged everything and nothing is unread, or it sends its FIN,
+ * acknowledged everything, nothing is unread and it has been quiet for
+ * LINGER_QUIET_MS, or it sends its FIN,
  * or the stop's lingering time is over (conn_drain()).
  */
 void		 conn_end(struct worker *, struct conn *);
