@@ -247,8 +247,15 @@ conn_read_header(struct worker *w, struct conn *c)
 	}
 	switch (proxy_parse(buf, (size_t)n, &h)) {
 	case PROXY_NEED_MORE:
-		/* The rest comes with the next edge. */
-		c->c_echo.e_flags &= ~ECHO_READABLE;
+		/*
+		 * The rest comes with the next edge, unless the FIN is in:
+		 * then no edge follows, and the peek would find these same
+		 * bytes until the timeout.
+		 */
+		if (c->c_echo.e_flags & ECHO_FIN_IN)
+			conn_refuse_proxy(w, c, PROXY_REFUSED_CLOSED);
+		else
+			c->c_echo.e_flags &= ~ECHO_READABLE;
 		return;
 	case PROXY_INVALID:
 		conn_refuse_proxy(w, c, h.ph_reason);
@@ -280,7 +287,7 @@ void
 conn_close(struct worker *w, struct conn *c, enum conn_end why,
     const char *detail)
 {
-	char	 field[96], reason[160];
+	char	 field[192], reason[160];
 
 	if (c->c_state == CONN_CLOSED)
 		return;
@@ -290,7 +297,9 @@ conn_close(struct worker *w, struct conn *c, enum conn_end why,
 	    why != END_ERROR && detail != NULL ? ": " : "",
 	    detail != NULL ? detail : "");
 	if (c->c_peer != NULL) {
-		snprintf(field, sizeof(field), "REMOTE_ADDR=%s", c->c_peer);
+		snprintf(field, sizeof(field), "REMOTE_ADDR=%s%s%s", c->c_peer,
+		    c->c_via != NULL ? "\nPROXY_ADDR=" : "",
+		    c->c_via != NULL ? c->c_via : "");
 		log_event(LOG_INFO, NULL, field, "connection from %s closed: "
 		    "%s (%llu bytes echoed)", c->c_peer, reason,
 		    (unsigned long long)c->c_echo.e_out);
