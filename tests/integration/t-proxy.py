@@ -159,6 +159,15 @@ def closed_by_server(s, timeout=3.0):
         return False
 
 
+def logged(e, pattern, timeout=5.0):
+    """True once pattern (a regex) is in e's log, False after timeout."""
+    try:
+        e.wait_log(pattern, timeout)
+        return True
+    except TimeoutError:
+        return False
+
+
 def echo_through(p, header, payload, host="127.0.0.1"):
     """Header and payload in one send, then a half-close; returns the
     echo and how echod names the balancer end (via())."""
@@ -203,11 +212,11 @@ def test_forms(p):
         payload = b"payload after the %s header\n" % what.encode()
         got, name = echo_through(p, header, payload, host)
         ok = got == payload
-        logged = e.wait_log(r"connection from %s \(via %s\)" % (
-            re.escape(client), re.escape(name)), 5) and e.wait_log(
-            r"connection from %s closed: closed by client \(%d bytes "
-            r"echoed\)" % (re.escape(client), len(payload)), 5)
-        tap.ok(ok and logged, "%s: the payload in the header's segment is "
+        log = logged(e, r"connection from %s \(via %s\)" % (
+            re.escape(client), re.escape(name))) and logged(
+            e, r"connection from %s closed: closed by client \(%d bytes "
+            r"echoed\)" % (re.escape(client), len(payload)))
+        tap.ok(ok and log, "%s: the payload in the header's segment is "
                "echoed, the header is not; logged as from %s via the "
                "balancer %s" % (what, client, name), got)
     # The connection's own addresses: health checks, and what cannot be
@@ -228,8 +237,8 @@ def test_forms(p):
         payload = b"%s\n" % what.encode()
         got, name = echo_through(p, header, payload, host)
         b = re.escape(name)
-        tap.ok(got == payload and e.wait_log(
-            r"connection from %s \(via %s\)" % (b, b), 5),
+        tap.ok(got == payload and logged(
+            e, r"connection from %s \(via %s\)" % (b, b)),
             "%s: echoed, and the connection's own address is the "
             "client's" % what, got)
 
@@ -293,8 +302,7 @@ def test_split(p):
         got = recv_exact(s, 14)
         s.close()
         tap.ok(got == b"first and more" and
-               e.wait_log(r"connection from %s \(via" % re.escape(client),
-                          5),
+               logged(e, r"connection from %s \(via" % re.escape(client)),
                "%s header in %d writes of %d byte(s): then the payload "
                "is echoed exactly, from %s" % (
                    what, (len(header) + step - 2) // step + 1, step,
@@ -426,9 +434,10 @@ def test_malformed(p):
            "all %d" % n)
     # One burst: the first refusal logged, the rest counted, the count
     # logged once the burst is over (2 s of quiet).
-    e.wait_log(r"PROXY header refused: %d times in the last burst" % n, 10)
+    summary = logged(e, r"PROXY header refused: %d times in the last burst"
+                     % n, 10)
     first = e.count_log(r"PROXY header refused: from ") - lines0
-    tap.ok(first == 1, "logged once for the burst: one line with the first "
+    tap.ok(first == 1 and summary, "logged once for the burst: one line with the first "
            "peer and reason, then \"%d times in the last burst\"" % n,
            e.log()[-3000:])
     return n
@@ -467,24 +476,25 @@ def test_per_ip():
     tap.eq(value(p.metrics(), "echod_connections_refused_total",
                  'reason="max_connections_per_ip"') - refused0, 1,
            "one refusal counted as max_connections_per_ip")
-    e.wait_log(r"2 connections from one address \(198\.51\.100\.1:1002\); "
-               r"closing new ones")
-    tap.ok(True, "the log names the header's client, not the balancer")
+    tap.ok(logged(e, r"2 connections from one address "
+                  r"\(198\.51\.100\.1:1002\); closing new ones"),
+           "the log names the header's client, not the balancer")
     a[0].close()
     wait_for(lambda: value(p.metrics(), "echod_connections_open") == 3, 5,
              "A's first connection to close")
     a4 = open_as("198.51.100.1", 1003)
     tap.ok(served(a4), "once one of A's connections closes, A may open "
            "another")
-    # LOCAL counts the balancer itself.
-    loc = []
+    # LOCAL counts the balancer itself.  One after the other: two
+    # workers racing for the last place may both refuse (documented).
+    loc, ok = [], []
     for i in range(3):
         s = p.connect()
         s.sendall(v2(0, 0x00) + b"hi")
         loc.append(s)
-    tap.ok(served(loc[0]) and served(loc[1]) and closed_by_server(loc[2]),
-           "v2 LOCAL connections count as the balancer's own: the third "
-           "is refused")
+        ok.append(served(s) if i < 2 else closed_by_server(s))
+    tap.ok(all(ok), "v2 LOCAL connections count as the balancer's own: "
+           "the third is refused", ok)
     for s in a[1:] + b + [a4] + loc:
         s.close()
     tap.eq(e.stop(), 0, "exit 0")
