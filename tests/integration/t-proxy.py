@@ -32,6 +32,8 @@ from echodtest import ECHOD, Echod, Notify, connect, free_port, recv_all, \
 from metricstest import metrics_echod_config, parse_metrics, scrape, value
 
 ACTIVATE = shutil.which("systemd-socket-activate")
+CLIENT = os.environ.get("ECHO_CLIENT") or os.path.join(
+    os.path.dirname(os.path.abspath(ECHOD)), "..", "client", "echo-client")
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 REASONS = ("signature", "v1_too_long", "v1_syntax", "v1_address", "v1_port",
            "v2_version", "v2_command", "v2_family", "v2_length",
@@ -667,12 +669,114 @@ def test_activation():
            "to start (exit 6), saying why", (rc, e2.log()[-1000:]))
 
 
+def client(args, data=b""):
+    """Run echo-client; returns (exit status, stdout, stderr)."""
+    r = subprocess.run([CLIENT] + [str(a) for a in args], input=data,
+                       capture_output=True, timeout=20)
+    return r.returncode, r.stdout, r.stderr.decode()
+
+
+class Catcher:
+    """A peer that records what echo-client sends before the data: it
+    reads to EOF, then echoes what followed the expected header, so the
+    client ends well if the header was exactly right."""
+
+    def __init__(self, host):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.ls = socket.socket(fam, socket.SOCK_STREAM)
+        self.ls.bind((host, 0))
+        self.ls.listen(1)
+        self.port = self.ls.getsockname()[1]
+        self.got, self.peer, self.want = None, None, None
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        c, self.peer = self.ls.accept()
+        c.settimeout(10)
+        self.got = recv_all(c) if self.want is None else b""
+        c.sendall(self.got[self.header_len():])
+        c.close()
+        self.ls.close()
+
+    def header_len(self):
+        if self.got.startswith(b"PROXY"):
+            return self.got.find(b"\r\n") + 2
+        return 16 + struct.unpack("!H", self.got[14:16])[0] \
+            if self.got.startswith(SIG) else 0
+
+
+def test_client(p):
+    """echo-client --proxy: the exact header on the wire, and a real
+    PROXY socket that logs the client it names."""
+    e = p.e
+    for ver, host in (("v1", "127.0.0.1"), ("v2", "127.0.0.1"),
+                      ("v1", "::1"), ("v2", "::1")):
+        c = Catcher(host)
+        rc, out, err = client(["--proxy=" + ver, host, c.port], b"data\n")
+        c.t.join(10)
+        fam = 0x21 if ":" in host else 0x11
+        src, sport = c.peer[:2]
+        want = (v1("TCP6" if ":" in host else "TCP4", src, host, sport,
+                   c.port) if ver == "v1" else
+                v2(1, fam, src, host, sport, c.port))
+        tap.ok(rc == 0 and out == b"data\n" and c.got == want + b"data\n",
+               "--proxy=%s over %s: the exact header first (the client's "
+               "own addresses), then the data" % (ver, host),
+               (rc, c.got, want, err))
+    rc, out, err = client(["--proxy", "127.0.0.1", p.pport], b"stream\n")
+    m = re.search(r"naming (127\.0\.0\.1:\d+) as the client", err)
+    tap.ok(rc == 0 and out == b"stream\n" and m and logged(
+        e, r"connection from %s \(via %s\)" % ((re.escape(m.group(1)),) * 2)),
+        "--proxy (v2) to echod's PROXY socket: echoed, logged as from the "
+        "client's own address", (rc, out, err))
+    rc, out, err = client(["--proxy=v1", "--proxy-source",
+                           "198.51.100.3:4444", "127.0.0.1", p.pport],
+                          b"claimed\n")
+    tap.ok(rc == 0 and out == b"claimed\n" and logged(
+        e, r"connection from 198\.51\.100\.3:4444 \(via 127\.0\.0\.1:"),
+        "--proxy=v1 --proxy-source 198.51.100.3:4444: echod logs that "
+        "client", (rc, out, err))
+    rc, out, err = client(["--proxy-source", "[2001:db8::9]:4444", "::1",
+                           p.pport], b"six\n")
+    tap.ok(rc == 0 and out == b"six\n" and logged(
+        e, r"connection from \[2001:db8::9\]:4444 \(via \[::1\]:"),
+        "--proxy-source [2001:db8::9]:4444 alone: a v2 header over IPv6 "
+        "naming it", (rc, out, err))
+    rc, out, err = client(["--proxy-source", "[2001:db8::9]:4444",
+                           "127.0.0.1", p.pport], b"x")
+    tap.ok(rc == 3, "an IPv6 --proxy-source restricts HOST to IPv6 "
+           "addresses (127.0.0.1 does not resolve as one: exit 3)",
+           (rc, err))
+    rc, out, err = client(["--proxy", "-c", "3", "-i", "0.05", "-q",
+                           "127.0.0.1", p.pport])
+    tap.ok(rc == 0 and b"3 messages sent, 3 received, 0% loss" in out,
+           "--proxy in ping mode: 3 of 3 back", (rc, out, err))
+    rc, out, err = client(["--proxy", "127.0.0.1", e.port], b"plain\n")
+    tap.ok(rc == 1 and "not a PROXY socket (it echoed the --proxy header)"
+           in err, "--proxy to a plain echo socket: exit 1, the echoed "
+           "header named as the likely cause", (rc, out, err))
+    for args, what in ((["--proxy=v3"], "--proxy=v3"),
+                       (["-u", "--proxy"], "-u with --proxy"),
+                       (["-4", "--proxy-source", "[::1]:5"],
+                        "-4 with an IPv6 --proxy-source"),
+                       (["--proxy-source", "*:5"], "a wildcard source"),
+                       (["--proxy-source", "192.0.2.1"], "a source without "
+                        "port"),
+                       (["--proxy-source", "192.0.2.1:5,192.0.2.2:5"],
+                        "two sources")):
+        rc, out, err = client(args + ["127.0.0.1", p.pport])
+        tap.ok(rc == 2 and "echo-client --help" in err,
+               "echo-client %s: usage error (exit 2)" % what, (rc, err))
+
+
 def body():
     p = Proxied()
     test_forms(p)
     test_payload(p)
     test_split(p)
     test_malformed(p)
+    test_client(p)
     tap.eq(p.e.stop(), 0, "exit 0")
     test_per_ip()
     test_journal()
