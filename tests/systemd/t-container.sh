@@ -286,6 +286,7 @@ code = head.split(b" ")[1].decode() if head.startswith(b"HTTP/1.1 ") else "none"
 print(code)
 sys.stdout.write(body.decode("utf-8", "replace"))
 sys.exit(0 if code == "200" else 1)' "$@"
+}
 udp7() { ctnet ss -Hlun 'sport = :7' | grep -q .; }
 # udp_echo ADDR: one datagram through echo-client -u, echoed exactly.
 udp_echo() {
