@@ -205,8 +205,10 @@ conn_refuse_proxy(struct worker *w, struct conn *c, int reason)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	if (getpeername(c->c_ev.ev_fd, (struct sockaddr *)&ss, &len) == 0)
+	if (getpeername(c->c_ev.ev_fd, (struct sockaddr *)&ss, &len) == 0) {
+		addr_unmap(&ss);
 		addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
+	}
 	log_burst(&w->w_accept.as_proxy_burst, w->w_loop.el_now, "from %s: "
 	    "%s; closing such connections at once", peer,
 	    conn_proxy_text(reason));
@@ -268,6 +270,8 @@ conn_read_header(struct worker *w, struct conn *c)
 		conn_close(w, c, END_ERROR, strerror(errno));
 		return;
 	}
+	addr_unmap(&peer);
+	addr_unmap(&h.ph_src);
 	stat_add(&w->w_stats->ws_bytes_in, h.ph_len);
 	timer_remove(&w->w_header, &c->c_timer);
 	/* LOCAL and UNKNOWN (health checks): the connection's own peer. */

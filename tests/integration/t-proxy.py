@@ -143,6 +143,16 @@ class Proxied:
                 for r in REASONS}
 
 
+class At:
+    """A port on loopback, for echo_through()."""
+
+    def __init__(self, port):
+        self.port = port
+
+    def connect(self, host="127.0.0.1"):
+        return connect(self.port, host)
+
+
 def via(s):
     """How echod names the balancer end of client socket s."""
     a = s.getsockname()
@@ -615,8 +625,11 @@ def test_activation():
     eport, pport = free_port(), free_port()
     e = Echod({"proxy": {"trusted": "127.0.0.1"},
                "log": {"connections": "yes"}})
+    dport = free_port()
+    # The third, [::]:PORT, is dual-stack, as echod-proxy.socket's is.
     e.start(argv_prefix=[ACTIVATE, "-l", "127.0.0.1:%d" % eport, "-l",
-                         "127.0.0.1:%d" % pport, "--fdname=echo:proxy",
+                         "127.0.0.1:%d" % pport, "-l", "[::]:%d" % dport,
+                         "--fdname=echo:proxy:proxy",
                          "-E", "NOTIFY_SOCKET=" + e.notify_path],
             wait_ready=False)
 
@@ -631,8 +644,8 @@ def test_activation():
            "starts echod and its header is consumed, the rest echoed")
     s.close()
     e.wait_ready()
-    e.wait_log(r"serving on 127\.0\.0\.1:%d, proxy 127\.0\.0\.1:%d \(from "
-               r"systemd\)" % (eport, pport))
+    e.wait_log(r"serving on 127\.0\.0\.1:%d, proxy 127\.0\.0\.1:%d, proxy "
+               r"\[::\]:%d \(from systemd\)" % (eport, pport, dport))
     e.wait_log(r"connection from 192\.0\.2\.77:7777 \(via 127\.0\.0\.1:")
     tap.ok(True, "it is named as a proxy socket, and logs the header's "
            "client")
@@ -642,6 +655,18 @@ def test_activation():
     tap.ok(recv_exact(s, len(h)) == h,
            "the passed echo socket echoes a PROXY header like any bytes")
     s.close()
+    # An IPv4 balancer on a dual-stack socket: the kernel names it
+    # ::ffff:127.0.0.1; logs and the per-IP count say 127.0.0.1.
+    got, name = echo_through(At(dport), v2(0, 0x00), b"mapped")
+    ok = got == b"mapped" and logged(
+        e, r"connection from %s \(via %s\)" % ((re.escape(name),) * 2))
+    got, name = echo_through(At(dport), v1("TCP6", "::ffff:192.0.2.78",
+                                           "::1", 7778, 7), b"mapped")
+    tap.ok(ok and got == b"mapped" and logged(
+        e, r"connection from 192\.0\.2\.78:7778 \(via %s\)"
+        % re.escape(name)), "a dual-stack PROXY socket: an IPv4 balancer is "
+        "logged as %s, not as [::ffff:127.0.0.1], and so is a v4-mapped "
+        "client in a TCP6 header" % name, e.log()[-1500:])
     # A reload that drops trusted is refused: the socket stays trusted.
     with open(e.config) as f:
         good = f.read()
