@@ -101,8 +101,8 @@ class Net:
             run("ip", "-n", self.ns[h], "route", "add", "default", "via",
                 LB_BACK)
         # Routed, so a client may also reach a host directly (part 4).
-        run("ip", "netns", "exec", lb, "sysctl", "-q", "-w",
-            "net.ipv4.ip_forward=1")
+        run("ip", "netns", "exec", lb, "sh", "-c",
+            "echo 1 >/proc/sys/net/ipv4/ip_forward")
 
     def _veth(self, ns1, dev1, ns2, dev2):
         run("ip", "-n", ns1, "link", "add", dev1, "type", "veth", "peer",
