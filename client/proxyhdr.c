@@ -41,7 +41,8 @@ proxyhdr_build(int version, const struct sockaddr *src,
 {
 	const struct sockaddr_in	*s4, *d4;
 	const struct sockaddr_in6	*s6, *d6;
-	char				 sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN];
+	char				 sa[INET6_ADDRSTRLEN];
+	char				 da[INET6_ADDRSTRLEN];
 	size_t				 alen;
 	int				 n;
 
