@@ -616,6 +616,18 @@ def test_config():
     tap.eq(e.stop(), 0, "exit 0")
 
 
+def free_dual_port():
+    """A port free on every IPv4 and IPv6 address right now (free_port()
+    checks loopback only; a wildcard also meets the connections other
+    programs have open from any address)."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def test_activation():
     """A socket passed with FileDescriptorName=proxy, beside an echo one."""
     if ACTIVATE is None:
@@ -625,7 +637,7 @@ def test_activation():
     eport, pport = free_port(), free_port()
     e = Echod({"proxy": {"trusted": "127.0.0.1"},
                "log": {"connections": "yes"}})
-    dport = free_port()
+    dport = free_dual_port()
     # The third, [::]:PORT, is dual-stack, as echod-proxy.socket's is.
     e.start(argv_prefix=[ACTIVATE, "-l", "127.0.0.1:%d" % eport, "-l",
                          "127.0.0.1:%d" % pport, "-l", "[::]:%d" % dport,
@@ -638,7 +650,11 @@ def test_activation():
             return connect(pport)
         except ConnectionRefusedError:
             return None
-    s = wait_for(try_connect, 5, "the activation socket")
+    try:
+        s = wait_for(try_connect, 5, "the activation socket")
+    except TimeoutError:
+        tap.diag(e.log()[-2000:])
+        raise
     s.sendall(v1("TCP4", "192.0.2.77", "192.0.2.1", 7777, 7) + b"activated")
     tap.eq(recv_exact(s, 9), b"activated", "a passed \"proxy\" socket "
            "starts echod and its header is consumed, the rest echoed")
