@@ -395,8 +395,16 @@ def test_per_ip(net, lb, hosts):
            % (CLIENT_X, PER_IP))
     tap.ok(served_y == 3, "client %s, behind the same balancer address, is "
            "served meanwhile (3 of 3)" % CLIENT_Y)
-    after = {h: value(metrics(net, h), "echod_connections_refused_total",
-                      'reason="max_connections_per_ip"') for h in hosts}
+    # A worker counts a refusal right after it closes the socket.
+    def refused_now():
+        return {h: value(metrics(net, h), "echod_connections_refused_total",
+                         'reason="max_connections_per_ip"') for h in hosts}
+    try:
+        wait_for(lambda: all(refused_now()[h] > before[h] for h in hosts),
+                 5, "the refusals to be counted")
+    except TimeoutError:
+        pass
+    after = refused_now()
     logged = [h for h, e in hosts.items() if re.search(
         r"%d connections from one address \(%s:\d+\)"
         % (PER_IP, re.escape(CLIENT_X)), e.log())]
