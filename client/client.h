@@ -4,6 +4,8 @@
 #ifndef ECHO_CLIENT_H
 #define ECHO_CLIENT_H
 
+#include <sys/socket.h>
+
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -51,6 +53,9 @@ struct client_opts {
 	uint64_t	 co_count;	/* ping: messages; 0 = endless */
 	uint64_t	 co_interval_ms;
 	uint64_t	 co_size;
+	int		 co_proxy;	/* --proxy: 0 (none), 1 or 2 */
+	bool		 co_proxy_src_set;	/* --proxy-source given */
+	struct sockaddr_storage co_proxy_src;
 };
 
 /*

@@ -25,6 +25,7 @@
 #include "net.h"
 #include "parse.h"
 #include "ping.h"
+#include "proxyhdr.h"
 #include "stream.h"
 #include "udp.h"
 
@@ -35,7 +36,8 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: echo-client [-46kqu] [-t DUR] [-c N] [-i DUR] [-s BYTES] "
+	    "usage: echo-client [-46kqu] [-t DUR] [-c N] [-i DUR] [-s BYTES]\n"
+	    "                   [--proxy[=v1|v2]] [--proxy-source ADDR:PORT] "
 	    "HOST [PORT]\n"
 	    "       echo-client -V | -h\n"
 	    "\n"
@@ -63,6 +65,13 @@ usage(FILE *out)
 	    "                       (IPv6)\n"
 	    "  -q, --quiet          print only the echoed data (ping mode:\n"
 	    "                       the summary); errors still go to stderr\n"
+	    "  --proxy[=v1|v2]      send a PROXY protocol header first, as a\n"
+	    "                       load balancer would (default v2), naming\n"
+	    "                       this end of the connection as the client\n"
+	    "  --proxy-source ADDR:PORT\n"
+	    "                       name ADDR:PORT ([IPv6]:PORT) as the\n"
+	    "                       client instead; implies --proxy and its\n"
+	    "                       family\n"
 	    "  -V, --version        print the version and exit\n"
 	    "  -h, --help           print this help and exit\n"
 	    "\n"
@@ -178,6 +187,26 @@ die_of_signal(int sig)
 
 #define DUR_MAX_MS	(168ULL * 3600 * 1000)	/* keeps microseconds exact */
 
+enum { OPT_PROXY = 256, OPT_PROXY_SOURCE };
+
+/* --proxy-source ADDR:PORT: one address, IPv4 or [IPv6]. */
+static int
+opt_proxy_source(const char *arg, struct client_opts *o)
+{
+	struct listen_addr	 la[2];
+	char			 err[PARSE_ERR_LEN];
+	size_t			 n;
+
+	if (parse_listen(arg, la, 2, &n, err, sizeof(err)) == -1)
+		return usage_error("--proxy-source '%s': %s", arg, err);
+	if (n != 1 || strchr(arg, ',') != NULL || arg[0] == '*')
+		return usage_error("--proxy-source '%s': one address, as "
+		    "192.0.2.1:5555 or [2001:db8::1]:5555", arg);
+	memcpy(&o->co_proxy_src, &la[0].la_addr, la[0].la_len);
+	o->co_proxy_src_set = true;
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -189,6 +218,8 @@ main(int argc, char *argv[])
 		{ "size", required_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "udp", no_argument, NULL, 'u' },
+		{ "proxy", optional_argument, NULL, OPT_PROXY },
+		{ "proxy-source", required_argument, NULL, OPT_PROXY_SOURCE },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -253,6 +284,19 @@ main(int argc, char *argv[])
 		case 'u':
 			o.co_udp = true;
 			break;
+		case OPT_PROXY:
+			if (optarg == NULL || strcmp(optarg, "v2") == 0)
+				o.co_proxy = 2;
+			else if (strcmp(optarg, "v1") == 0)
+				o.co_proxy = 1;
+			else
+				return usage_error("--proxy '%s': v1 or v2",
+				    optarg);
+			break;
+		case OPT_PROXY_SOURCE:
+			if (opt_proxy_source(optarg, &o) != 0)
+				return CLIENT_EXIT_USAGE;
+			break;
 		case 'V':
 			printf("echo-client %s\n", PACKAGE_VERSION);
 			return CLIENT_EXIT_OK;
@@ -283,6 +327,20 @@ main(int argc, char *argv[])
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (o.co_proxy_src_set) {
+		if (o.co_proxy == 0)
+			o.co_proxy = 2;
+		/* Both addresses of a header are of one family. */
+		if (o.co_family != AF_UNSPEC &&
+		    o.co_family != o.co_proxy_src.ss_family)
+			return usage_error("--proxy-source is an %s address; "
+			    "it excludes %s", o.co_proxy_src.ss_family ==
+			    AF_INET ? "IPv4" : "IPv6", o.co_family == AF_INET ?
+			    "-4" : "-6");
+		o.co_family = o.co_proxy_src.ss_family;
+	}
+	if (o.co_udp && o.co_proxy != 0)
+		return usage_error("--proxy is for TCP: it excludes -u");
 	if (o.co_udp && o.co_keepalive)
 		return usage_error("-k (TCP keepalive) and -u exclude each "
 		    "other");
@@ -318,20 +376,26 @@ main(int argc, char *argv[])
 		    "carries at most %llu bytes", (unsigned long long)o.co_size,
 		    peer.np_addr, (unsigned long long)udp_max_payload(AF_INET));
 	}
-	if (o.co_udp)
-		code = o.co_ping ? udp_ping(fd, &o, &peer) :
-		    udp_once(fd, &o, &peer);
-	else if (o.co_ping)
-		code = ping_run(fd, &o, &peer);
-	else {
+	if (!o.co_udp && !o.co_ping) {
 		if (strncmp(peer.np_addr + (peer.np_addr[0] == '['),
 		    o.co_host, strlen(o.co_host)) == 0)
 			msg_note("connected to %s", peer.np_addr);
 		else
 			msg_note("connected to %s (%s)", o.co_host,
 			    peer.np_addr);
-		code = stream_run(fd, &o, &peer);
 	}
+	if (o.co_proxy != 0 &&
+	    (code = proxyhdr_send(fd, &o, peer.np_addr)) != 0) {
+		close(fd);
+		return code;
+	}
+	if (o.co_udp)
+		code = o.co_ping ? udp_ping(fd, &o, &peer) :
+		    udp_once(fd, &o, &peer);
+	else if (o.co_ping)
+		code = ping_run(fd, &o, &peer);
+	else
+		code = stream_run(fd, &o, &peer);
 	close(fd);
 	if (code == CLIENT_EXIT_OK && fflush(stdout) == EOF) {
 		msg_warn("writing standard output");

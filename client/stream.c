@@ -171,8 +171,12 @@ stream_finish(const struct stream *s)
 		return CLIENT_EXIT_CLOSED;
 	}
 	if (echoed > sent) {
+		/* Our PROXY header, echoed by a socket that does not
+		 * expect one, is the likely surplus. */
 		msg_warnx("%s sent %llu bytes more than it was sent; it is "
-		    "not an echo server", s->s_peer, echoed - sent);
+		    "not an echo server%s", s->s_peer, echoed - sent,
+		    s->s_opts->co_proxy != 0 ? ", or not a PROXY socket (it "
+		    "echoed the --proxy header)" : "");
 		return CLIENT_EXIT_FAILURE;
 	}
 	return CLIENT_EXIT_OK;

@@ -300,6 +300,8 @@ accept_on_event(struct event_loop *loop, struct event *ev, unsigned what)
 		fd = accept4(al->al_ev.ev_fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1) {
+			/* An IPv4 peer of a dual-stack socket is IPv4. */
+			addr_unmap(&ss);
 			accept_one(w, fd, (struct sockaddr *)&ss, al->al_kind);
 			continue;
 		}

@@ -206,8 +206,10 @@ conn_refuse_proxy(struct worker *w, struct conn *c, int reason)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	if (getpeername(c->c_ev.ev_fd, (struct sockaddr *)&ss, &len) == 0)
+	if (getpeername(c->c_ev.ev_fd, (struct sockaddr *)&ss, &len) == 0) {
+		addr_unmap(&ss);
 		addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
+	}
 	log_burst(&w->w_accept.as_proxy_burst, w->w_loop.el_now, "from %s: "
 	    "%s; closing such connections at once", peer,
 	    conn_proxy_text(reason));
@@ -248,8 +250,15 @@ conn_read_header(struct worker *w, struct conn *c)
 	}
 	switch (proxy_parse(buf, (size_t)n, &h)) {
 	case PROXY_NEED_MORE:
-		/* The rest comes with the next edge. */
-		c->c_echo.e_flags &= ~ECHO_READABLE;
+		/*
+		 * The rest comes with the next edge, unless the FIN is in:
+		 * then no edge follows, and the peek would find these same
+		 * bytes until the timeout.
+		 */
+		if (c->c_echo.e_flags & ECHO_FIN_IN)
+			conn_refuse_proxy(w, c, PROXY_REFUSED_CLOSED);
+		else
+			c->c_echo.e_flags &= ~ECHO_READABLE;
 		return;
 	case PROXY_INVALID:
 		conn_refuse_proxy(w, c, h.ph_reason);
@@ -262,6 +271,8 @@ conn_read_header(struct worker *w, struct conn *c)
 		conn_close(w, c, END_ERROR, strerror(errno));
 		return;
 	}
+	addr_unmap(&peer);
+	addr_unmap(&h.ph_src);
 	stat_add(&w->w_stats->ws_bytes_in, h.ph_len);
 	timer_remove(&w->w_header, &c->c_timer);
 	/* LOCAL and UNKNOWN (health checks): the connection's own peer. */
@@ -281,7 +292,7 @@ void
 conn_close(struct worker *w, struct conn *c, enum conn_end why,
     const char *detail)
 {
-	char	 field[96], reason[160];
+	char	 field[192], reason[160];
 
 	if (c->c_state == CONN_CLOSED)
 		return;
@@ -291,7 +302,9 @@ conn_close(struct worker *w, struct conn *c, enum conn_end why,
 	    why != END_ERROR && detail != NULL ? ": " : "",
 	    detail != NULL ? detail : "");
 	if (c->c_peer != NULL) {
-		snprintf(field, sizeof(field), "REMOTE_ADDR=%s", c->c_peer);
+		snprintf(field, sizeof(field), "REMOTE_ADDR=%s%s%s", c->c_peer,
+		    c->c_via != NULL ? "\nPROXY_ADDR=" : "",
+		    c->c_via != NULL ? c->c_via : "");
 		log_event(LOG_INFO, NULL, field, "connection from %s closed: "
 		    "%s (%llu bytes echoed)", c->c_peer, reason,
 		    (unsigned long long)c->c_echo.e_out);

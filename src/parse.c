@@ -551,3 +551,20 @@ addr_format(const struct sockaddr *sa, char *buf, size_t len)
 		break;
 	}
 }
+
+void
+addr_unmap(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6	 sin6;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)(void *)ss;
+
+	if (ss->ss_family != AF_INET6)
+		return;
+	memcpy(&sin6, ss, sizeof(sin6));
+	if (!IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr))
+		return;
+	memset(ss, 0, sizeof(*ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = sin6.sin6_port;
+	memcpy(&sin->sin_addr, sin6.sin6_addr.s6_addr + 12, 4);
+}

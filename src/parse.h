@@ -73,5 +73,11 @@ void	cidr_format(const struct cidr *, char *, size_t);
 
 /* Format an address as "1.2.3.4:5" or "[::1]:5". */
 void	addr_format(const struct sockaddr *, char *, size_t);
+/*
+ * An IPv4-mapped IPv6 address (what a dual-stack socket reports for an
+ * IPv4 peer, [::ffff:192.0.2.1]:5) rewritten in place as the AF_INET
+ * address it stands for; any other address is left alone.
+ */
+void	addr_unmap(struct sockaddr_storage *);
 
 #endif

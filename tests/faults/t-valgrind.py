@@ -1,7 +1,7 @@
 """echod under valgrind (memcheck), master and workers: start, echo,
 half-close, a reset, UDP datagrams, scrapes and bad requests on the
-metrics endpoint, a reload, a worker crash, a stop with a metrics client
-still connected.  No invalid access, no uninitialised use, no definite
+metrics endpoint, PROXY headers good, bad and cut short, a reload, a
+worker crash, a stop with a metrics client still connected.  No invalid access, no uninitialised use, no definite
 leak, in any process."""
 
 import glob
@@ -33,11 +33,14 @@ def body():
     e = Echod(dict(metrics_echod_config(mport), server={"workers": "2"},
                    log={"connections": "yes"}))
     # UDP on the TCP port too; a low rate limit, so that drops happen.
+    pport = free_port()
     e.write_config(dict(metrics_echod_config(mport),
                         server={"workers": "2"}, log={"connections": "yes"},
                         udp={"listen": "127.0.0.1:%d, [::1]:%d"
                              % (e.port, e.port), "rate_limit": "20",
-                             "rate_burst": "5"}))
+                             "rate_burst": "5"},
+                        proxy={"listen": "127.0.0.1:%d" % pport,
+                               "trusted": "127.0.0.1"}))
     vg = os.path.join(e.dir, "vg.%p")
     e.start(argv_prefix=[VALGRIND, "-q", "--trace-children=yes",
                          "--leak-check=full",
@@ -64,6 +67,34 @@ def body():
           http(mport, raw=b"GET /" + b"x" * 9000 + b" HTTP/1.1\r\n\r\n",
                timeout=30)[0], http(mport, "/x", timeout=30)[0]]
     tap.eq(st, [200, 200, 414, 404], "metrics answers under valgrind")
+    # PROXY: a v1 header and a v2 LOCAL one with payload behind them, a
+    # malformed header, one cut short by a FIN, an untrusted peer.
+    sig = b"\r\n\r\n\x00\r\nQUIT\n"
+    got = []
+    for header in (b"PROXY TCP4 192.0.2.1 192.0.2.2 1234 7\r\n",
+                   sig + b"\x20\x00\x00\x00"):
+        s = connect(pport, timeout=30)
+        s.sendall(header + b"proxied")
+        got.append(recv_exact(s, 7))
+        s.close()
+    for data, source in ((b"PROXY TCP4 192.0.2.01 x\r\n", None),
+                         (b"PROXY TCP4 192", None), (b"", "127.0.0.2")):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(30)
+        if source:
+            s.bind((source, 0))
+        s.connect(("127.0.0.1", pport))
+        if data:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        try:
+            got.append(s.recv(10))
+        except ConnectionResetError:
+            got.append(b"")
+        s.close()
+    tap.eq(got, [b"proxied"] * 2 + [b""] * 3, "PROXY headers under "
+           "valgrind: two served, a bad one, a cut one and an untrusted "
+           "peer closed")
     e.signal(signal.SIGHUP)
     e.wait_log(r"configuration reloaded")
     w = e.wait_workers(2, timeout=30)

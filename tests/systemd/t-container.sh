@@ -38,7 +38,7 @@ max_exposure=1.5
 unit_stop_timeout=30
 
 # --- TAP ------------------------------------------------------------------
-ntests=24
+ntests=26
 n=0
 failed=0
 ok()    { n=$((n + 1)); echo "ok $n - $*"; }
@@ -264,6 +264,7 @@ workers() { ct ps -o pid= --ppid "$1" | tr -d ' ' | sort -n; }
 nworkers_is() { [ "$(workers "$1" | grep -c .)" -eq "$2" ]; }
 listening7() { ctnet ss -Hltn 'sport = :7' | grep -q .; }
 listening9007() { ctnet ss -Hltn 'sport = :9007' | grep -q .; }
+listening7008() { ctnet ss -Hltn 'sport = :7008' | grep -q .; }
 # http_get ADDR PORT PATH: GET over HTTP/1.1 from the container's network
 # namespace; print the status code, then the body.  Succeed on a 200.
 http_get() {
@@ -727,6 +728,83 @@ else
 	  ct systemctl status --no-pager echod.service echod-metrics.socket; } 2>&1 | tail -n 40 | diag
 fi
 
+# 18b. the PROXY socket: off after install; with [proxy] trusted in
+# echod.ini and echod-proxy.socket enabled, echo-client --proxy is served
+# through the sandbox and the journal names the client its header claims
+proxy_ok=yes
+msgs=""
+state=$(ct systemctl is-enabled echod-proxy.socket 2>&1)
+if [ "$state" != disabled ] || listening7008; then
+	proxy_ok=no
+	msgs="after install: echod-proxy.socket is $state, not disabled"
+fi
+printf '\n[proxy]\ntrusted = 127.0.0.1, ::1\n' >>"$root/etc/echod.ini"
+sed -i 's/^connections = no$/connections = yes/' "$root/etc/echod.ini"
+ct systemctl stop echod.service >/dev/null 2>&1
+ct systemctl enable --now echod-proxy.socket >/dev/null 2>&1 || proxy_ok=no
+c=$(cursor)
+if [ $proxy_ok = yes ] && listening7008 &&
+    out=$(ct sh -c "printf 'through the PROXY socket\n' | echo-client -q -t 10s \
+	--proxy-source 198.51.100.7:40000 127.0.0.1 7008") &&
+    [ "$out" = "through the PROXY socket" ] &&
+    out6=$(ct sh -c "printf 'six\n' | echo-client -q -t 10s --proxy=v1 ::1 7008") &&
+    [ "$out6" = six ] &&
+    wait_until 10 has_journal "$c" REMOTE_ADDR=198.51.100.7:40000 &&
+    journal_since "$c" | jfind REMOTE_ADDR=198.51.100.7:40000 |
+	grep -q '"PROXY_ADDR" *: *"127\.0\.0\.1:' &&
+    messages_since "$c" | grep -q 'serving on .*proxy \[::\]:7008.*(from systemd)'; then
+	ok "echod-proxy.socket: disabled after install; with [proxy] trusted and the socket enabled, echo-client --proxy through it is echoed (IPv4 v2, IPv6 v1) and the journal has REMOTE_ADDR=198.51.100.7:40000 with PROXY_ADDR"
+else
+	notok "echod-proxy.socket: disabled after install; enabled with [proxy] trusted, echo-client --proxy is echoed and journaled"
+	{ echo "$msgs"; echo "${out:-} ${out6:-}"; messages_since "$c";
+	  ct systemctl status --no-pager echod.service echod-proxy.socket; } 2>&1 | tail -n 40 | diag
+fi
+
+# 18c. maintenance as README "Running a fleet" says: stopping the sockets
+# with echod lets a stream through the PROXY socket finish, then every
+# port is closed, so no health check can start echod again; starting
+# the sockets brings it back on the next check.
+cat >"$root/var/tmp/echod-ct/paced.py" <<'PY'
+import sys, time
+for _ in range(60):
+    sys.stdout.buffer.write(b"x" * 65536)
+    sys.stdout.flush()
+    time.sleep(0.05)
+PY
+c=$(cursor)
+ct sh -c 'python3 /var/tmp/echod-ct/paced.py | echo-client -q -t 20s \
+    --proxy-source 198.51.100.8:40000 127.0.0.1 7008 >/var/tmp/echod-ct/paced.out
+    echo $?' >"$work/paced.rc" 2>"$work/paced.err" &
+client=$!
+bg_pids+=("$client")
+if wait_until 10 has_journal "$c" REMOTE_ADDR=198.51.100.8:40000; then
+	ct systemctl stop echod-metrics.socket echod-proxy.socket echod.socket \
+	    >"$work/maint.out" 2>&1
+	stop_rc=$?
+	wait "$client"
+	got=$(ct sh -c 'wc -c </var/tmp/echod-ct/paced.out; tr -d x </var/tmp/echod-ct/paced.out | wc -c' | tr '\n' ' ')
+	closed=yes
+	for port in 7 7008 9007; do
+		ctnet ss -Hltn "sport = :$port" | grep -q . && closed="no ($port)"
+	done
+	if [ "$stop_rc" = 0 ] && [ "$(cat "$work/paced.rc")" = 0 ] &&
+	    [ "$got" = "3932160 0 " ] && inactive echod.service &&
+	    [ "$closed" = yes ] &&
+	    ct systemctl start echod.socket echod-proxy.socket echod-metrics.socket \
+	    >>"$work/maint.out" 2>&1 &&
+	    wait_until 15 http_get 127.0.0.1 9007 /health && active echod.service; then
+		ok "maintenance: systemctl stop echod-metrics.socket echod-proxy.socket echod.socket lets a 3.75 MiB stream through the PROXY socket finish whole, closes ports 7, 7008 and 9007; starting them, a health check brings echod back"
+	else
+		notok "maintenance: stopping echod with its sockets lets a PROXY stream finish, closes every port; starting them brings echod back"
+		{ cat "$work/maint.out" "$work/paced.err"; echo "stop rc $stop_rc, client rc $(cat "$work/paced.rc"), got '$got', closed $closed";
+		  messages_since "$c"; } 2>&1 | tail -n 30 | diag
+	fi
+else
+	notok "maintenance: the stream through the PROXY socket did not start"
+	{ cat "$work/paced.err"; messages_since "$c"; } 2>&1 | tail -n 20 | diag
+	kill "$client" 2>/dev/null
+fi
+
 # 19. upgrade (reinstall): conffile edit survives, running service restarts
 printf '; local edit kept across upgrades\n' >>"$root/etc/echod.ini"
 main4=$(main_pid)
@@ -749,9 +827,10 @@ if ct env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q echod >"$work/remo
     [ "$(prop echod.socket ActiveState)" != active ] && ! listening7 &&
     [ "$(prop echod-metrics.socket ActiveState)" != active ] && ! listening9007 &&
     [ "$(prop echod-udp.socket ActiveState)" != active ] && ! udp7 &&
+    [ "$(prop echod-proxy.socket ActiveState)" != active ] && ! listening7008 &&
     ! ct test -e /usr/sbin/echod && ! ct test -e /lib/systemd/system/echod.socket &&
     ct test -f /etc/echod.ini; then
-	ok "apt-get remove: echod stopped, TCP and UDP port 7 and port 9007 closed, program and units gone, conffile kept"
+	ok "apt-get remove: echod stopped, TCP and UDP port 7 and ports 7008 and 9007 closed, program and units gone, conffile kept"
 else
 	notok "apt-get remove: echod stopped, ports 7 and 9007 closed, program and units gone, conffile kept"
 	{ tail -n 20 "$work/remove.log"; ct systemctl status --no-pager echod.socket echod.service; } 2>&1 | diag

@@ -20,7 +20,7 @@ notok() { n=$((n + 1)); echo "not ok $n - $*"; }
 skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
 diag() { sed 's/^/# /'; }
 
-echo "1..7"
+echo "1..8"
 
 # The generated unit, with paths pointing into this build so that
 # verify finds an executable and a config file.
@@ -33,7 +33,7 @@ else
 fi
 mkdir "$tmp/units"
 cp "$srcdir/systemd/echod.socket" "$srcdir/systemd/echod-udp.socket" \
-    "$srcdir/systemd/echod-metrics.socket" \
+    "$srcdir/systemd/echod-metrics.socket" "$srcdir/systemd/echod-proxy.socket" \
     "$tmp/units/"
 sed -e "s|^\(Exec[A-Za-z]*=\)[^ ]*/echod|\1$ECHOD|" \
     -e "s| -c [^ ]*/echod.ini| -c $srcdir/conf/echod.ini|" \
@@ -46,11 +46,11 @@ else
 	# verify exits 0 on mere warnings: anything on stderr is a failure.
 	if systemd-analyze verify --man=no "$tmp/units/echod.socket" \
 	    "$tmp/units/echod-udp.socket" "$tmp/units/echod-metrics.socket" \
-	    "$tmp/units/echod.service" \
+	    "$tmp/units/echod-proxy.socket" "$tmp/units/echod.service" \
 	    >"$tmp/verify.out" 2>&1 && ! [ -s "$tmp/verify.out" ]; then
-		ok "systemd-analyze verify is clean for echod.socket, echod-udp.socket, echod-metrics.socket and echod.service"
+		ok "systemd-analyze verify is clean for echod.socket, echod-udp.socket, echod-metrics.socket, echod-proxy.socket and echod.service"
 	else
-		notok "systemd-analyze verify is clean for echod.socket, echod-udp.socket, echod-metrics.socket and echod.service"
+		notok "systemd-analyze verify is clean for echod.socket, echod-udp.socket, echod-metrics.socket, echod-proxy.socket and echod.service"
 		diag <"$tmp/verify.out"
 	fi
 	systemd-analyze security --offline=yes --no-pager \
@@ -84,6 +84,24 @@ if grep -qx 'ListenDatagram=7' "$udp" && grep -qx 'Service=echod.service' "$udp"
 	ok "echod-udp.socket: ListenDatagram=7, both families, activates echod.service (ordered after it)"
 else
 	notok "echod-udp.socket: ListenDatagram=7, both families, activates echod.service (ordered after it)"
+fi
+
+# PROXY: a stream socket echod tells apart by name, on a port of its own,
+# activating echod.service, installed and left disabled by the package.
+proxy=$srcdir/systemd/echod-proxy.socket
+pport=$(sed -n 's/^ListenStream=\(.*:\)\{0,1\}\([0-9]*\)$/\2/p' "$proxy")
+eport=$(sed -n 's/^ListenStream=\(.*:\)\{0,1\}\([0-9]*\)$/\2/p' \
+    "$srcdir/systemd/echod.socket")
+if grep -qx 'FileDescriptorName=proxy' "$proxy" &&
+    grep -qx 'Service=echod.service' "$proxy" &&
+    [ -n "$pport" ] && [ "$pport" != "$eport" ] &&
+    grep -q '^After=.*echod-proxy\.socket' "$svc" &&
+    grep -q 'systemd/echod-proxy\.socket' "$srcdir/systemd/local.am" &&
+    grep -q -- '-Xechod-proxy\.socket' "$srcdir/debian/rules" &&
+    grep -q -- '--no-enable .*echod-proxy\.socket' "$srcdir/debian/rules"; then
+	ok "echod-proxy.socket: FileDescriptorName=proxy on port $pport (echod.socket: $eport), activates echod.service, installed, not enabled by the package"
+else
+	notok "echod-proxy.socket: FileDescriptorName=proxy on a port of its own, activates echod.service, installed, not enabled by the package"
 fi
 
 for page in man/echod.8 man/echod.ini.5; do

@@ -1,11 +1,14 @@
 /*
- * Unit tests: duration, size, integer, boolean and address parsing.
+ * Unit tests: duration, size, integer, boolean and address parsing,
+ * and the IPv4-mapped addresses of dual-stack sockets.
  */
 #include "autoconf.h"
 
 #include <arpa/inet.h>
 
 #include <netinet/in.h>
+
+#include <string.h>
 
 #include "parse.h"
 #include "tap.h"
@@ -239,6 +242,36 @@ test_cidr(void)
 	    "empty refused");
 }
 
+static void
+test_unmap(void)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)(void *)&ss;
+	char			 buf[64];
+
+	memset(&ss, 0, sizeof(ss));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(7008);
+	inet_pton(AF_INET6, "::ffff:192.0.2.1", &sin6->sin6_addr);
+	addr_unmap(&ss);
+	addr_format((struct sockaddr *)&ss, buf, sizeof(buf));
+	is_int(ss.ss_family, AF_INET, "[::ffff:192.0.2.1]:7008 becomes IPv4");
+	is_str(buf, "192.0.2.1:7008", "... 192.0.2.1:7008, port kept");
+
+	memset(&ss, 0, sizeof(ss));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(7);
+	inet_pton(AF_INET6, "::192.0.2.1", &sin6->sin6_addr);
+	addr_unmap(&ss);
+	addr_format((struct sockaddr *)&ss, buf, sizeof(buf));
+	is_str(buf, "[::192.0.2.1]:7", "IPv4-compatible ::192.0.2.1 is left "
+	    "alone");
+	inet_pton(AF_INET6, "2001:db8::ffff:c000:201", &sin6->sin6_addr);
+	addr_unmap(&ss);
+	is_int(ss.ss_family, AF_INET6, "an ordinary IPv6 address is left "
+	    "alone");
+}
+
 int
 main(void)
 {
@@ -247,5 +280,6 @@ main(void)
 	test_size();
 	test_uint_bool();
 	test_listen();
+	test_unmap();
 	return done_testing();
 }
