@@ -316,10 +316,11 @@ conn_close(struct worker *w, struct conn *c, enum conn_end why,
 	if (c->c_flags & CONN_COUNTED)
 		shared_ip_remove(w->w_args->wa_shared, w->w_args->wa_slot,
 		    c->c_src);
+	/* Counted before the close: a client that sees it may scrape. */
+	stat_add(&w->w_stats->ws_ended[why], 1);
 	event_forget(&c->c_ev);
 	close(c->c_ev.ev_fd);
 	echo_release(&c->c_echo, w->w_loop.el_now);
-	stat_add(&w->w_stats->ws_ended[why], 1);
 	w->w_nconns--;
 	conn_publish(w);
 	c->c_state = CONN_CLOSED;
