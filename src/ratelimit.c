@@ -405,6 +405,22 @@ ratelimit_init(void *mem, size_t entries, uint32_t rate, uint32_t burst)
 	return rl;
 }
 
+struct ratelimit *
+ratelimit_attach(void *mem, size_t entries, uint32_t rate, uint32_t burst)
+{
+	struct ratelimit	*rl = mem;
+
+	if (mem == NULL || ((uintptr_t)mem & 63) != 0 ||
+	    ratelimit_size(entries) == 0 ||
+	    rl->rl_nsets != (entries + WAYS - 1) / WAYS ||
+	    atomic_load(&rl->rl_rate) != rate ||
+	    atomic_load(&rl->rl_burst) != burst) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return rl;
+}
+
 int
 ratelimit_configure(struct ratelimit *rl, uint32_t rate, uint32_t burst)
 {

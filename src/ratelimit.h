@@ -78,6 +78,23 @@ struct ratelimit *ratelimit_init(void *mem, size_t entries, uint32_t rate,
 		    uint32_t burst);
 
 /*
+ * A table that another program set up in mem (a live upgrade: the new
+ * program maps the old one's table): checked to be a table of
+ * 'entries' buckets with this rate and burst, in a layout of this build
+ * (RATELIMIT_LAYOUT, which the caller compared).  Returns the table (at
+ * mem), or NULL with errno EINVAL when it is not that.
+ */
+struct ratelimit *ratelimit_attach(void *mem, size_t entries, uint32_t rate,
+		    uint32_t burst);
+
+/*
+ * Change RATELIMIT_LAYOUT with anything that two builds would read
+ * differently in the same memory: a live upgrade hands the table on only
+ * between equal layouts.
+ */
+#define RATELIMIT_LAYOUT	1
+
+/*
  * Change rate and burst (a reload), with the same ranges as
  * ratelimit_init().  Buckets keep their tokens, cut to the new burst.  0,
  * or -1 with errno EINVAL (the table is then unchanged).

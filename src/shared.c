@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,33 +56,46 @@ _Static_assert(sizeof(struct ip_entry) == 24, "ip_entry is 24 bytes");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
     "the shared tables need lock-free atomics");
 
+/*
+ * A memfd of 'len' bytes, close-on-exec (workers are forked, never
+ * exec'd; a live upgrade clears the flag for its exec), sealed against
+ * shrinking: nobody can touch a page past its end.  -1 with errno.
+ */
+static int
+shared_memfd(const char *name, size_t len, unsigned seals)
+{
+	int	 fd, saved;
+
+	if ((fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) == -1)
+		return -1;
+	if ((len > 0 && ftruncate(fd, (off_t)len) == -1) ||
+	    fcntl(fd, F_ADD_SEALS, seals) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
 struct shared *
 shared_create(void)
 {
 	struct shared		*sh;
-	struct shared_area	*a;
-	int			 fd, saved;
+	struct shared_area	*a = MAP_FAILED;
+	int			 afd = -1, fd = -1, saved;
 
 	if ((sh = calloc(1, sizeof(*sh))) == NULL)
 		return NULL;
-	a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (a == MAP_FAILED) {
-		free(sh);
-		return NULL;
-	}
-	/* Workers are forked, never exec'd: CLOEXEC costs them nothing. */
-	fd = memfd_create("echod-sources", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd == -1 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL)
-	    == -1) {
-		saved = errno;
-		if (fd != -1)
-			close(fd);
-		munmap(a, sizeof(*a));
-		free(sh);
-		errno = saved;
-		return NULL;
-	}
+	/* The area never changes size; the tables only grow. */
+	if ((afd = shared_memfd("echod-shared", sizeof(*a), F_SEAL_SHRINK |
+	    F_SEAL_GROW | F_SEAL_SEAL)) == -1 ||
+	    (fd = shared_memfd("echod-sources", 0, F_SEAL_SHRINK |
+	    F_SEAL_SEAL)) == -1)
+		goto fail;
+	a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE, MAP_SHARED, afd, 0);
+	if (a == MAP_FAILED)
+		goto fail;
 	/*
 	 * A secret hash key: sources are chosen by clients, who could
 	 * otherwise pick addresses that all probe the same run.
@@ -92,9 +106,69 @@ shared_create(void)
 		a->sa_seed[1] = (uint64_t)getpid() << 32 ^ (uintptr_t)sh;
 	}
 	sh->sh_area = a;
+	sh->sh_area_fd = afd;
 	sh->sh_stats = a->sa_stats;
 	sh->sh_gone = &a->sa_gone;
 	sh->sh_ip_fd = fd;
+	return sh;
+fail:
+	saved = errno;
+	if (afd != -1)
+		close(afd);
+	if (fd != -1)
+		close(fd);
+	free(sh);
+	errno = saved;
+	return NULL;
+}
+
+struct shared *
+shared_attach(int area_fd, int sources_fd, char *err, size_t errlen)
+{
+	struct shared		*sh;
+	struct shared_area	*a;
+	struct stat		 st, ip;
+	uint64_t		 size;
+
+	if (fstat(area_fd, &st) == -1 || fstat(sources_fd, &ip) == -1) {
+		snprintf(err, errlen, "the shared memory: %s",
+		    strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size != (off_t)sizeof(*a) ||
+	    !S_ISREG(ip.st_mode)) {
+		snprintf(err, errlen, "the shared memory is not what this "
+		    "echod maps (%lld bytes, not %zu)", (long long)st.st_size,
+		    sizeof(*a));
+		return NULL;
+	}
+	if ((sh = calloc(1, sizeof(*sh))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    area_fd, 0);
+	if (a == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map the shared memory: %s",
+		    strerror(errno));
+		free(sh);
+		return NULL;
+	}
+	size = atomic_load(&a->sa_ip_size);
+	if (size > (uint64_t)ip.st_size) {
+		snprintf(err, errlen, "the per-source tables are %lld bytes, "
+		    "not %llu", (long long)ip.st_size,
+		    (unsigned long long)size);
+		munmap(a, sizeof(*a));
+		free(sh);
+		return NULL;
+	}
+	sh->sh_area = a;
+	sh->sh_area_fd = area_fd;
+	sh->sh_stats = a->sa_stats;
+	sh->sh_gone = &a->sa_gone;
+	sh->sh_ip_fd = sources_fd;
+	/* The tables are mapped on first use (ip_cover()). */
 	return sh;
 }
 
@@ -106,6 +180,7 @@ shared_free(struct shared *sh)
 	if (sh->sh_ip_map != NULL)
 		munmap(sh->sh_ip_map, sh->sh_ip_len);
 	close(sh->sh_ip_fd);
+	close(sh->sh_area_fd);
 	munmap(sh->sh_area, sizeof(*sh->sh_area));
 	free(sh);
 }

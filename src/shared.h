@@ -92,7 +92,12 @@ struct ip_slot {
 	_Atomic uint64_t	 is_off;	/* bytes into the memfd */
 };
 
-/* The part every process sees (an anonymous MAP_SHARED mapping). */
+/*
+ * The part every process sees: a memfd that the master maps MAP_SHARED
+ * and its workers inherit mapped.  A master exec'd in place of another
+ * (a live upgrade) maps the same file again, and so goes on reading the
+ * counts of the workers it adopts.
+ */
 struct shared_area {
 	_Atomic uint32_t	 sa_slots;	/* slots in use: [0, sa_slots) */
 	_Atomic uint64_t	 sa_ip_size;	/* memfd bytes; only grows */
@@ -110,12 +115,22 @@ struct shared_area {
  */
 struct shared {
 	struct shared_area	*sh_area;
+	int			 sh_area_fd;	/* its memfd */
 	struct worker_stats	*sh_stats;	/* sh_area->sa_stats */
 	struct worker_stats	*sh_gone;	/* &sh_area->sa_gone */
 	int			 sh_ip_fd;	/* memfd of the per-source tables */
 	unsigned char		*sh_ip_map;	/* NULL while sh_ip_len is 0 */
 	size_t			 sh_ip_len;
 };
+
+/*
+ * What a program exec'd in place of another checks before it maps that
+ * one's area as its own: SHARED_LAYOUT and sizeof(struct shared_area).
+ * Change SHARED_LAYOUT with anything in this file or in shared.c's
+ * tables that two builds would read differently at the same size (an
+ * order of fields, a hash); a change of size shows by itself.
+ */
+#define SHARED_LAYOUT		1
 
 /* shared_ip_count() could not read a table consistently. */
 #define SHARED_IP_UNAVAILABLE	UINT32_MAX
@@ -125,6 +140,15 @@ struct shared {
  * with errno on failure.
  */
 struct shared	*shared_create(void);
+/*
+ * Map the area of another program (a live upgrade): 'area_fd' and
+ * 'sources_fd' are its two memfds, which the handle then owns.  The
+ * caller checked the layout (SHARED_LAYOUT).  NULL with the reason in
+ * err (and both descriptors left open) when they are not what they
+ * should be or cannot be mapped.
+ */
+struct shared	*shared_attach(int area_fd, int sources_fd, char *err,
+		    size_t errlen);
 /* Unmap and close everything of 'sh' in this process; NULL is a no-op. */
 void		 shared_free(struct shared *sh);
 

@@ -5,6 +5,7 @@
 
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@ struct udp_rate {
 	struct ratelimit	*ur_table;
 	void			*ur_mem;
 	size_t			 ur_len;
+	int			 ur_fd;		/* the memfd, for a hand-over */
 	unsigned		 ur_entries, ur_rate, ur_burst;
 };
 
@@ -73,7 +75,7 @@ udp_rate_create(const struct echod_config *cfg, char *err, size_t errlen)
 		    strerror(errno));
 		goto fail;
 	}
-	close(fd);
+	r->ur_fd = fd;
 	r->ur_len = len;
 	r->ur_entries = cfg->udp_rate_table_size;
 	r->ur_rate = cfg->udp_rate_limit;
@@ -82,6 +84,7 @@ udp_rate_create(const struct echod_config *cfg, char *err, size_t errlen)
 	    r->ur_burst)) == NULL) {
 		snprintf(err, errlen, "UDP rate table: %s", strerror(errno));
 		munmap(r->ur_mem, len);
+		close(fd);
 		free(r);
 		return NULL;
 	}
@@ -113,11 +116,70 @@ udp_rate_bytes(const struct udp_rate *r)
 	return r == NULL ? 0 : r->ur_len;
 }
 
+int
+udp_rate_fd(const struct udp_rate *r)
+{
+	return r == NULL ? -1 : r->ur_fd;
+}
+
+void
+udp_rate_describe(const struct udp_rate *r, unsigned *entries,
+    unsigned *rate, unsigned *burst)
+{
+	*entries = r == NULL ? 0 : r->ur_entries;
+	*rate = r == NULL ? 0 : r->ur_rate;
+	*burst = r == NULL ? 0 : r->ur_burst;
+}
+
+struct udp_rate *
+udp_rate_attach(int fd, size_t bytes, unsigned entries, unsigned rate,
+    unsigned burst, char *err, size_t errlen)
+{
+	struct udp_rate	*r;
+	struct stat	 st;
+
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != bytes || bytes < ratelimit_size(entries) ||
+	    ratelimit_size(entries) == 0) {
+		snprintf(err, errlen, "the UDP rate table handed over is not "
+		    "one of %u networks", entries);
+		return NULL;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->ur_mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    0);
+	if (r->ur_mem == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map the UDP rate table: %s",
+		    strerror(errno));
+		free(r);
+		return NULL;
+	}
+	if ((r->ur_table = ratelimit_attach(r->ur_mem, entries, rate, burst))
+	    == NULL) {
+		snprintf(err, errlen, "the UDP rate table handed over is not "
+		    "one of %u networks at %u/s, burst %u", entries, rate,
+		    burst);
+		munmap(r->ur_mem, bytes);
+		free(r);
+		return NULL;
+	}
+	r->ur_fd = fd;
+	r->ur_len = bytes;
+	r->ur_entries = entries;
+	r->ur_rate = rate;
+	r->ur_burst = burst;
+	return r;
+}
+
 void
 udp_rate_free(struct udp_rate *r)
 {
 	if (r == NULL)
 		return;
 	munmap(r->ur_mem, r->ur_len);
+	close(r->ur_fd);
 	free(r);
 }

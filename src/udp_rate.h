@@ -7,7 +7,8 @@
  * retired), so a reload that changes the table's size, rate or burst
  * simply gives the new generation a new table; one that changes none of
  * them passes the same table on, and with it what each network has used
- * (a reload is no fresh burst for a flood).  The master unmapping an old
+ * (a reload is no fresh burst for a flood).  A live upgrade passes it
+ * on too, to the new program: it keeps the memfd open for that.  The master unmapping an old
  * table leaves the mappings of workers still draining TCP connections
  * alone; the memory goes with the last of them.
  */
@@ -49,7 +50,24 @@ struct ratelimit *udp_rate_table(const struct udp_rate *r);
 /* Bytes mapped (a whole number of pages); 0 for a NULL r. */
 size_t		 udp_rate_bytes(const struct udp_rate *r);
 
-/* Unmap r in this process; NULL is a no-op. */
+/*
+ * For a hand-over (handover.h): r's memfd (close-on-exec, kept open for
+ * this) and what it was made for.  -1 and zeros for a NULL r.
+ */
+int		 udp_rate_fd(const struct udp_rate *r);
+void		 udp_rate_describe(const struct udp_rate *r, unsigned *entries,
+		    unsigned *rate, unsigned *burst);
+
+/*
+ * Map the table another program handed over in memfd 'fd' ('bytes'
+ * long, made for entries, rate and burst; RATELIMIT_LAYOUT checked by
+ * the caller).  Returns it, owning fd, or NULL with the reason in err
+ * and fd left open.
+ */
+struct udp_rate	*udp_rate_attach(int fd, size_t bytes, unsigned entries,
+		    unsigned rate, unsigned burst, char *err, size_t errlen);
+
+/* Unmap r and close its memfd in this process; NULL is a no-op. */
 void		 udp_rate_free(struct udp_rate *r);
 
 #endif
