@@ -17,4 +17,13 @@ enum echod_exit {
 #define ECHOD_MAX_WORKERS	256	/* workers per generation */
 #define ECHOD_MAX_SLOTS		768	/* live workers: three generations */
 
+/*
+ * What this program is: its version ("0.1.0"), and the newest format of
+ * the hand-over to a program exec'd in its place (handover.h) that it
+ * writes and reads.  Each program sets them in version.c, so that the
+ * tests can build the same code as another version.
+ */
+extern const char	 echod_version[];
+extern const unsigned	 echod_handover_format;
+
 #endif

@@ -24,6 +24,8 @@ enum log_target {
 #define MSGID_WORKER_DIED	"bb4b2ff49636424db8e570453a3bcc37"
 #define MSGID_STOPPING		"d3df03f59e0f4b0eb3d306898f1d4d3a"
 #define MSGID_STOPPED		"1f1ca12c1a9347be840dfd6bbeff2a0d"
+#define MSGID_UPGRADED		"aa4bc96fd21a4862a8fe0f57e1370661"
+#define MSGID_UPGRADE_FAILED	"23e8a11aa50c4e3caba92838f9dcc600"
 
 /*
  * Set where and what to log.  Safe to call again (reload).  'role' is

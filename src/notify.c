@@ -17,14 +17,14 @@ notify_ready(const char *status)
 }
 
 void
-notify_reloading(void)
+notify_reloading(const char *status)
 {
 	struct timespec	 ts;
 
 	/* systemd ≥ 253 wants MONOTONIC_USEC with RELOADING=1. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	sd_notifyf(0, "RELOADING=1\nSTATUS=Reloading configuration\n"
-	    "MONOTONIC_USEC=%" PRIu64,
+	sd_notifyf(0, "RELOADING=1\nSTATUS=%s\nMONOTONIC_USEC=%" PRIu64,
+	    status,
 	    (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
 }
 

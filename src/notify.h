@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 void	notify_ready(const char *status);
-void	notify_reloading(void);		/* RELOADING=1 + MONOTONIC_USEC */
+/* RELOADING=1 + STATUS= + MONOTONIC_USEC */
+void	notify_reloading(const char *status);
 void	notify_stopping(const char *status);	/* STOPPING=1 + STATUS= */
 void	notify_status(const char *status);
 /* The watchdog interval in microseconds, or 0 when it is off. */

@@ -78,8 +78,10 @@ struct worker_ready {
 struct worker_fds {
 	int		 wf_lifeline;	/* read end: EOF, the master is gone */
 	int		 wf_ready;	/* write end of the ready pipe */
-	int		 wf_master[4];	/* the master's: signalfd, lifeline */
-					/* write end, ready read end, epoll */
+	int		 wf_master[6];	/* the master's: signalfd, lifeline */
+					/* write end, ready read end, epoll, */
+					/* UDP rate memfd, upgrade check's */
+					/* output; -1: none */
 };
 
 struct worker_args {

@@ -25,6 +25,7 @@ sig_master_block(void)
 	sigaddset(&master_mask, SIGHUP);
 	sigaddset(&master_mask, SIGCHLD);
 	sigaddset(&master_mask, SIGUSR1);
+	sigaddset(&master_mask, SIGUSR2);
 	if (sigprocmask(SIG_BLOCK, &master_mask, NULL) == -1)
 		fatal("sigprocmask");
 	/* Peers vanish mid-write all the time; EPIPE is enough. */
@@ -50,6 +51,7 @@ sig_worker_init(void)
 
 	if (signal(SIGINT, SIG_IGN) == SIG_ERR ||
 	    signal(SIGHUP, SIG_IGN) == SIG_ERR ||
+	    signal(SIGUSR2, SIG_IGN) == SIG_ERR ||
 	    signal(SIGCHLD, SIG_DFL) == SIG_ERR)
 		return -1;
 	sigemptyset(&mask);

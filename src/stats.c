@@ -115,10 +115,10 @@ stats_render(struct prom_buf *pb, const struct stats_master *sm,
 
 	prom_family(pb, "echod_build_info", "gauge",
 	    "Always 1; the version of echod as a label.");
-	prom_sample(pb, "echod_build_info", "version", PACKAGE_VERSION, 1);
+	prom_sample(pb, "echod_build_info", "version", echod_version, 1);
 	prom_family(pb, "echod_start_time_seconds", "gauge",
 	    "When the daemon started, in seconds since the Unix epoch; "
-	    "counters start from 0 then.");
+	    "counters start from 0 then (a live upgrade keeps both).");
 	prom_sample_double(pb, "echod_start_time_seconds", NULL, NULL,
 	    sm->sm_start_time);
 
@@ -148,6 +148,14 @@ stats_render(struct prom_buf *pb, const struct stats_master *sm,
 	    sm->sm_reloads_ok);
 	prom_sample(pb, "echod_reloads_total", "result", "failed",
 	    sm->sm_reloads_failed);
+	prom_family(pb, "echod_upgrades_total", "counter",
+	    "Live upgrades (SIGUSR2, or SIGHUP once the program on disk was "
+	    "replaced), by result: ok (the installed program took over), "
+	    "failed (refused or rolled back; the running one went on).");
+	prom_sample(pb, "echod_upgrades_total", "result", "ok",
+	    sm->sm_upgrades_ok);
+	prom_sample(pb, "echod_upgrades_total", "result", "failed",
+	    sm->sm_upgrades_failed);
 	prom_family(pb, "echod_last_reload_successful", "gauge",
 	    "0 if the last reload failed (echod runs on the configuration "
 	    "before it), else 1.");

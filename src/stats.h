@@ -26,6 +26,8 @@ struct stats_master {
 	uint64_t	 sm_restarts;		/* replacements forked */
 	uint64_t	 sm_reloads_ok, sm_reloads_failed;
 	bool		 sm_last_reload_failed;
+	uint64_t	 sm_upgrades_ok;	/* programs exec'd in place */
+	uint64_t	 sm_upgrades_failed;	/* refused or rolled back */
 	double		 sm_start_time;		/* Unix time, seconds */
 	unsigned	 sm_running;		/* current generation */
 	unsigned	 sm_retiring;		/* older ones, draining */
