@@ -31,6 +31,24 @@ static const char *const state_names[] = {
 	[HANDOVER_RETIRING] = "retiring",
 };
 
+size_t
+handover_fds(const struct handover *h, int *fds)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < h->h_listeners.n; i++)
+		fds[n++] = h->h_listeners.ls[i].l_fd;
+	fds[n++] = h->h_shared_fd;
+	fds[n++] = h->h_sources_fd;
+	if (h->h_rate_fd != -1)
+		fds[n++] = h->h_rate_fd;
+	fds[n++] = h->h_lifeline[0];
+	fds[n++] = h->h_lifeline[1];
+	fds[n++] = h->h_ready[0];
+	fds[n++] = h->h_ready[1];
+	return n;
+}
+
 /* --- writing ------------------------------------------------------ */
 
 static void
@@ -99,8 +117,10 @@ handover_format(const struct handover *h, size_t *len)
 	put_str(f, h->h_exe);
 	fputs("\nconfig ", f);
 	put_str(f, h->h_config);
-	fprintf(f, "\nstarted %.6f\ngeneration %u\nserved %d\npassed %d\n",
-	    h->h_started, h->h_gen, h->h_served, h->h_listeners.passed);
+	fprintf(f, "\nstarted %.6f\ngeneration %u\nserved %d\nlog %s %d\n"
+	    "passed %d\n", h->h_started, h->h_gen, h->h_served,
+	    h->h_log_journal ? "journal" : "stderr", h->h_log_level,
+	    h->h_listeners.passed);
 	for (i = 0; i < h->h_listeners.n; i++)
 		put_listener(f, &h->h_listeners.ls[i]);
 	for (i = 0; i < ECHOD_MAX_SLOTS; i++) {
@@ -439,7 +459,7 @@ get_started(struct reader *r, const char *s, double *out)
 /* The entries, with how many fields (the key included) each has. */
 enum entry {
 	E_VERSION, E_EXE, E_CONFIG, E_STARTED, E_GENERATION, E_SERVED,
-	E_PASSED, E_LISTENER, E_SLOT, E_STATS, E_SHARED, E_RATE, E_PIPES,
+	E_LOG, E_PASSED, E_LISTENER, E_SLOT, E_STATS, E_SHARED, E_RATE, E_PIPES,
 	E_RESUME, E_END, E_N
 };
 
@@ -455,6 +475,7 @@ static const struct {
 	[E_STARTED] = { "started", 2, true, false },
 	[E_GENERATION] = { "generation", 2, true, false },
 	[E_SERVED] = { "served", 2, true, false },
+	[E_LOG] = { "log", 3, true, false },
 	[E_PASSED] = { "passed", 2, true, false },
 	[E_LISTENER] = { "listener", 8, false, true },
 	[E_SLOT] = { "slot", 10, false, true },
@@ -484,6 +505,14 @@ get_entry(struct reader *r, enum entry e, char **f, struct handover *h)
 		return get_uint(r, f[1], &h->h_gen);
 	case E_SERVED:
 		return get_bool(r, f[1], &h->h_served);
+	case E_LOG:
+		if (strcmp(f[1], "journal") != 0 && strcmp(f[1], "stderr") != 0)
+			return bad(r, "unknown log target \"%.40s\"", f[1]);
+		h->h_log_journal = f[1][0] == 'j';
+		if (get_u64(r, f[2], LOG_DEBUG, &v) == -1)
+			return -1;
+		h->h_log_level = (int)v;
+		return 0;
 	case E_PASSED:
 		return get_bool(r, f[1], &h->h_listeners.passed);
 	case E_LISTENER:

@@ -16,6 +16,10 @@
  *	started T	when the daemon started (Unix time, seconds)
  *	generation N	the newest generation of workers
  *	served B	READY=1 was sent once (0 or 1)
+ *	log TARGET LEVEL
+ *			where the writer logs (journal or stderr) and up
+ *			to which syslog level: the reader logs so until it
+ *			has read its own configuration
  *	passed B	the listeners came from systemd
  *	listener FD KIND NAME ADDRLEN ADDR ITEM TEXT
  *			one per listening socket, in order: KIND as
@@ -93,6 +97,8 @@ struct handover {
 	double			 h_started;
 	unsigned		 h_gen;
 	bool			 h_served;
+	bool			 h_log_journal;
+	int			 h_log_level;
 	struct listen_set	 h_listeners;	/* with passed */
 	struct handover_slot	 h_slots[ECHOD_MAX_SLOTS];
 	struct stats_master	 h_stats;	/* counters; gauges are 0 */
@@ -109,6 +115,13 @@ struct handover {
 	bool			 h_has_resume;	/* the writer's layout */
 	struct echod_config	 h_resume;
 };
+
+/*
+ * The descriptors h hands over (listeners, shared memory, rate table,
+ * pipes) into fds, which holds HANDOVER_MAX_FDS: their number.
+ */
+#define HANDOVER_MAX_FDS	(LISTEN_MAX + 8)
+size_t	 handover_fds(const struct handover *h, int *fds);
 
 /*
  * The text of h (h->h_format on its first line) in a new buffer that the

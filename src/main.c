@@ -129,6 +129,7 @@ main_take_over(const char *path, int fd, int fallback, const char *refused)
 		.mt_refused = refused,
 	};
 	char				 err[512], why[640];
+	int				 keep[HANDOVER_MAX_FDS + 2];
 
 	log_init(LOG_TARGET_AUTO, LOG_INFO, "master");
 	if (fd == -1)
@@ -143,6 +144,12 @@ main_take_over(const char *path, int fd, int fallback, const char *refused)
 		upgrade_rollback(fallback, fd, "echod", path, why);
 		fatal("cannot go back to the old program either");
 	}
+	keep[0] = fd;
+	keep[1] = fallback;
+	upgrade_close_strays(keep, 2 + handover_fds(&h, keep + 2));
+	/* As the old program did, until this one's configuration says. */
+	log_init(h.h_log_journal ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR,
+	    h.h_log_level, NULL);
 	if (refused != NULL) {
 		if (!h.h_has_resume)
 			fatalx("cannot resume after a failed upgrade: the "

@@ -706,6 +706,8 @@ master_handover(struct master *m, struct handover *h)
 	h->h_started = m->stats.sm_start_time;
 	h->h_gen = m->gen;
 	h->h_served = m->served;
+	h->h_log_journal = log_to_journal();
+	h->h_log_level = m->cfg.log_level;
 	h->h_listeners = *m->listeners;
 	for (i = 0; i < ECHOD_MAX_SLOTS; i++) {
 		s = &m->slots[i];

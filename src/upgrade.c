@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -408,6 +409,34 @@ upgrade_env(int *handover, int *fallback, const char **refused)
 	unsetenv(UPGRADE_ENV_FALLBACK);
 	unsetenv(UPGRADE_ENV_REFUSED);
 	return any;
+}
+
+void
+upgrade_close_strays(const int *keep, size_t n)
+{
+	struct dirent	*d;
+	DIR		*dir;
+	size_t		 i;
+	long		 fd;
+	char		*end;
+	int		 flags;
+
+	if ((dir = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL) {
+		fd = strtol(d->d_name, &end, 10);
+		if (*end != '\0' || end == d->d_name || fd <= STDERR_FILENO ||
+		    fd > INT32_MAX || fd == dirfd(dir))
+			continue;
+		for (i = 0; i < n && keep[i] != fd; i++)
+			;
+		if (i < n)
+			continue;
+		if ((flags = fcntl((int)fd, F_GETFD)) != -1 &&
+		    !(flags & FD_CLOEXEC))
+			close((int)fd);
+	}
+	closedir(dir);
 }
 
 void

@@ -142,6 +142,14 @@ int	upgrade_exec(const char *exe, dev_t dev, ino_t ino, const char *config,
 bool	upgrade_env(int *handover, int *fallback, const char **refused);
 
 /*
+ * Close every descriptor above 2 that would outlive an exec (no
+ * FD_CLOEXEC) and is not one of the n in 'keep': what a program run in
+ * between (a wrapper script) let through.  This program's own and its
+ * libraries' descriptors are all close-on-exec, and stay.
+ */
+void	upgrade_close_strays(const int *keep, size_t n);
+
+/*
  * This program could not take over: exec the old one back from
  * 'fallback' with the hand-over (untouched) and 'why'.  Returns only if
  * that failed.

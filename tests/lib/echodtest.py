@@ -32,6 +32,12 @@ _TOP = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(
     __file__)), "..", ".."))
 ECHOD = os.environ.get("ECHOD") or os.path.join(_TOP, "src", "echod")
 SRCDIR = os.environ.get("ECHOD_SRCDIR") or _TOP
+# The same echod built as a newer version, and as one whose hand-over
+# format older ones cannot read (make check builds both).
+ECHOD_NEXT = os.environ.get("ECHOD_NEXT") or os.path.join(
+    os.path.dirname(ECHOD), "..", "tests", "echod-next")
+ECHOD_FUTURE = os.environ.get("ECHOD_FUTURE") or os.path.join(
+    os.path.dirname(ECHOD), "..", "tests", "echod-future")
 
 
 def _sanitized():
@@ -402,11 +408,13 @@ class Echod:
             f.write(text if text is not None
                     else make_config(self.port, overrides))
 
-    def start(self, argv_prefix=(), env=None, wait_ready=True, **kw):
-        """Start echod with this process's environment plus 'env', and
-        NOTIFY_SOCKET at a socket of this test (self.notify, a new one
-        for each start).  With wait_ready, return once echod sent
-        READY=1: every worker serves."""
+    def start(self, argv_prefix=(), env=None, wait_ready=True,
+              program=None, **kw):
+        """Start echod (or 'program', another echod binary) with this
+        process's environment plus 'env', and NOTIFY_SOCKET at a socket
+        of this test (self.notify, a new one for each start).  With
+        wait_ready, return once echod sent READY=1: every worker
+        serves."""
         if self.notify is not None:
             self.notify.close()
         self.notify = Notify(self.notify_path)
@@ -414,7 +422,8 @@ class Echod:
         full.update(env or {})
         full["NOTIFY_SOCKET"] = self.notify.path
         self.logfile = open(self.logpath, "ab")
-        self.proc = spawn(list(argv_prefix) + [ECHOD, "-c", self.config],
+        self.proc = spawn(list(argv_prefix) + [program or ECHOD, "-c",
+                                               self.config],
                           stdout=subprocess.DEVNULL, stderr=self.logfile,
                           env=full, **kw)
         if wait_ready:

@@ -34,6 +34,8 @@ make_sample(struct handover *h)
 	h->h_started = 1700000000.25;
 	h->h_gen = 7;
 	h->h_served = true;
+	h->h_log_journal = true;
+	h->h_log_level = LOG_NOTICE;
 	h->h_listeners.passed = false;
 	l = &h->h_listeners.ls[h->h_listeners.n++];
 	l->l_fd = 3;
@@ -150,6 +152,8 @@ test_round_trip(void)
 	    back.h_slots[ECHOD_MAX_SLOTS - 1].hs_respawn_at == 60000 &&
 	    back.h_slots[1].hs_state == HANDOVER_FREE,
 	    "slots: states, times, the last one; free ones stay free");
+	ok(back.h_log_journal && back.h_log_level == LOG_NOTICE,
+	    "where and what the writer logs");
 	ok(back.h_stats.sm_reloads_ok == UINT64_MAX &&
 	    back.h_stats.sm_upgrades_failed == 6 &&
 	    back.h_stats.sm_last_reload_failed, "the master's counters");
@@ -217,6 +221,8 @@ test_damage(void)
 		{ "generation", "generation 7\nfrobnicate 1", "unknown entry "
 		    "\"frobnicate\"" },
 		{ "served", "served 2", "is not 0 or 1" },
+		{ "log", "log syslog 7", "unknown log target" },
+		{ "log", "log stderr 8", "not a number up to 7" },
 		{ "slot", "slot 768 running 5 1 1 1 1 1 1", "not a number up "
 		    "to 767" },
 		{ "slot", "slot 0 sleeping 5 1 1 1 1 1 1", "unknown state" },
