@@ -30,8 +30,8 @@
  *			   reading UDP at once (the new generation answers,
  *			   with its rate table); let every connection end by
  *			   itself (no deadline); exit when none is left.
- * Workers ignore SIGINT and SIGHUP (a terminal sends those to the whole
- * process group; the master decides).
+ * Workers ignore SIGINT, SIGHUP and SIGUSR2 (a terminal sends those to
+ * the whole process group; the master decides).
  *
  * Lifeline: the master holds the write end of a pipe; EOF on a worker's
  * read end means the master is gone and the worker exits at once.
@@ -41,6 +41,43 @@
  * SIGKILLs workers still alive MASTER_KILL_GRACE_MS after
  * shutdown_timeout, counted from WORKER_SIG_STOP (which comes only once
  * drain_delay is over).
+ *
+ * Live upgrade, master to the master it execs in its own process
+ * (SIGUSR2, or SIGHUP once the program on disk was replaced; upgrade.h
+ * for the process side, handover.h for the format):
+ *  - Workers never notice: their parent keeps its PID, so their lifeline
+ *    stays open (the new master holds the same write end), waitpid()
+ *    keeps reaping them, and the area they write their counts and
+ *    sources to is the one the new master maps again.  A worker does not
+ *    exec and runs the code of the program that forked it until it
+ *    exits.
+ *  - Handed over (FD_CLOEXEC cleared for the exec, set again once the
+ *    new master committed): every listener with its kind, name and
+ *    bound address; the shared area's memfd and the per-source tables'
+ *    memfd; the newest generation's UDP rate memfd; both ends of the
+ *    lifeline and ready pipes; the hand-over's own memfd; the old
+ *    program, opened, for a rollback.  Closed by the exec: the
+ *    signalfd, the epoll instance, metrics connections (a scrape in
+ *    flight at that instant gets no answer), the check's pipe.
+ *  - In the hand-over's text: each slot in use (pid, generation, index,
+ *    state, start time, respawn time, quick deaths, ready), the newest
+ *    generation number, the master's counters and start time, the
+ *    configuration file, the program's path, whether systemd passed the
+ *    sockets, where and how the master logs, and its own configuration
+ *    (read back only by the same program, in a rollback).
+ *  - The new master reads the configuration file itself (the old one's
+ *    struct echod_config is another build's), then does what a reload
+ *    does: the workers of the newest generation get WORKER_SIG_RETIRE,
+ *    those waiting for a respawn are forgotten, and a new generation
+ *    starts with the new code.  Retiring workers of any program keep
+ *    their connections until each ends (idle_timeout bounds a quiet
+ *    one); the slots hold three generations of ECHOD_MAX_WORKERS, so an
+ *    upgrade needs room as a reload does and is refused without it.
+ *  - Until it commits (the first change to anything handed over), a new
+ *    master that cannot take over (an unknown format, a configuration
+ *    broken since the check, memory that will not map) execs the old
+ *    program back with $ECHOD_HANDOVER_REFUSED; the old master resumes
+ *    exactly as it was, with the workers it had, and logs why.
  */
 #ifndef ECHOD_PROTO_H
 #define ECHOD_PROTO_H

@@ -1,7 +1,9 @@
 """echod under valgrind (memcheck), master and workers: start, echo,
 half-close, a reset, UDP datagrams, scrapes and bad requests on the
 metrics endpoint, PROXY headers good, bad and cut short, a reload, a
-worker crash, a stop with a metrics client still connected.  No invalid access, no uninitialised use, no definite
+live upgrade (SIGUSR2: the program execs itself, the check and the new
+master under valgrind too), a worker crash, a stop with a metrics client
+still connected.  No invalid access, no uninitialised use, no definite
 leak, in any process."""
 
 import glob
@@ -97,6 +99,15 @@ def body():
            "peer closed")
     e.signal(signal.SIGHUP)
     e.wait_log(r"configuration reloaded")
+    kept = connect(e.port, timeout=30)
+    kept.sendall(b"across")
+    tap.eq(recv_exact(kept, 6), b"across", "a connection before the upgrade")
+    e.signal(signal.SIGUSR2)
+    e.wait_log(r"upgraded from echod", timeout=60)
+    kept.sendall(b"the upgrade")
+    tap.eq(recv_exact(kept, 11), b"the upgrade", "still echoes after a live "
+           "upgrade under valgrind")
+    kept.close()
     w = e.wait_workers(2, timeout=30)
     os.kill(w[0], signal.SIGKILL)
     e.wait_log(r"was killed by signal 9")
