@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the echod Debian package from a clean copy of the git tree.
 #
-# usage: tests/systemd/build-deb.sh OUTDIR
+# usage: tests/systemd/build-deb.sh OUTDIR [VERSION]
 #
 # Copies the work tree that holds this script (the committed files plus
 # uncommitted changes and untracked files that .gitignore does not
@@ -9,6 +9,11 @@
 # missing build dependencies with apt-get, and runs
 # "dpkg-buildpackage -us -uc -b" there.  The .deb files (echod and its
 # -dbgsym), .buildinfo and .changes land in OUTDIR.
+#
+# With VERSION (say 0.1.0+upgrade1), the copy gets a debian/changelog
+# entry for it on top and configure.ac's version set to it, so that the
+# package and "echod -V" both say VERSION: the same tree as another
+# version, to test upgrades and downgrades between the two.
 #
 # It also installs what tests/systemd/t-container.sh needs on the host:
 # systemd-container (systemd-nspawn), lintian and python3.
@@ -20,7 +25,15 @@ set -euo pipefail
 
 die() { echo "build-deb.sh: $*" >&2; exit 1; }
 
-[ $# -eq 1 ] || die "usage: $0 OUTDIR"
+[ $# -eq 1 ] || [ $# -eq 2 ] || die "usage: $0 OUTDIR [VERSION]"
+version=${2:-}
+case $version in
+''|[0-9]*) ;;
+*) die "VERSION must start with a digit: $version" ;;
+esac
+case $version in
+*[!0-9A-Za-z.+~]*) die "VERSION may hold only digits, letters, . + ~ (a native package has no revision): $version" ;;
+esac
 mkdir -p "$1"
 outdir=$(cd "$1" && pwd)
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,6 +83,22 @@ if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
 	    done | tar --null -T - -cf -) | tar -C "$src" -xf -
 else
 	(cd "$top" && tar --exclude=.git -cf - .) | tar -C "$src" -xf -
+fi
+
+if [ -n "$version" ]; then
+	sed -i "s/^AC_INIT(\[echod\], \[[^]]*\]/AC_INIT([echod], [$version]/" \
+	    "$src/configure.ac"
+	grep -q "^AC_INIT(\[echod\], \[$version\]" "$src/configure.ac" ||
+	    die "could not set the version in configure.ac"
+	{
+		printf 'echod (%s) unstable; urgency=medium\n\n' "$version"
+		printf '  * The same tree built as version %s %s.\n\n' \
+		    "$version" "(tests/systemd/build-deb.sh)"
+		printf ' -- echod developers <echod-devel@example.org>  %s\n\n' \
+		    "$(date -R)"
+		cat "$src/debian/changelog"
+	} >"$src/debian/changelog.new"
+	mv "$src/debian/changelog.new" "$src/debian/changelog"
 fi
 
 if ! (cd "$src" && dpkg-checkbuilddeps) 2>/dev/null; then
