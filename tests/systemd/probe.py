@@ -12,6 +12,10 @@ and exits 0 on success, 1 on failure.
       Send a steady stream for SECONDS while reading the echo, then
       half-close and read to EOF.  READYFILE is created once data flows.
       Succeed when every byte came back.
+  until ADDR PORT STOPFILE READYFILE LIMIT
+      Stream as "stream" does until STOPFILE exists (at most LIMIT
+      seconds), then half-close and read to EOF.  Succeed when every
+      byte came back.
   forever ADDR PORT LIMIT READYFILE
       Send and read without end.  Succeed when the server ends the
       connection (EOF or reset) before LIMIT seconds; print how long it
@@ -83,6 +87,22 @@ def mode_stream(addr, port, seconds, readyfile):
     return 0 if ok else 1
 
 
+def mode_until(addr, port, stopfile, readyfile, limit):
+    t0 = time.monotonic()
+    end = t0 + float(limit)
+    s = Streamer(port, addr, chunk=4096, window=4 * CHUNK, pace=0.0025)
+    if flowing(s, end):
+        open(readyfile, "w").close()
+    while not os.path.exists(stopfile) and time.monotonic() < end and \
+            not s.ended.wait(0.05):
+        pass
+    ok = s.finish(30)
+    print("until %s:%s: %s in %.1fs%s" % (
+        addr, port, s.describe(), time.monotonic() - t0,
+        "" if os.path.exists(stopfile) else " (LIMIT reached first)"))
+    return 0 if ok and os.path.exists(stopfile) else 1
+
+
 def mode_forever(addr, port, limit, readyfile):
     t0 = time.monotonic()
     end = t0 + float(limit)
@@ -109,7 +129,7 @@ def mode_forever(addr, port, limit, readyfile):
 
 def main(argv):
     modes = {"echo": mode_echo, "stream": mode_stream,
-             "forever": mode_forever}
+             "until": mode_until, "forever": mode_forever}
     if len(argv) < 2 or argv[1] not in modes:
         print(__doc__, file=sys.stderr)
         return 2

@@ -1,14 +1,17 @@
 #!/bin/bash
 # echod's Debian package under a real systemd, booted in a container.
 #
-# usage: tests/systemd/t-container.sh DEB...
-#        ECHOD_DEB_DIR=DIR tests/systemd/t-container.sh
+# usage: tests/systemd/t-container.sh [--next DEB] DEB...
+#        ECHOD_DEB_DIR=DIR tests/systemd/t-container.sh [--next DEB]
 #
 # Boots systemd with systemd-nspawn over a throw-away overlay of the
 # host's root file system (so the package's dependencies are there and
 # nothing needs downloading), installs the .deb with apt-get inside, and
 # checks socket activation, status, journal, reload, stop, crash
-# recovery, upgrade, removal and purge.  Output is TAP on stdout; the
+# recovery, upgrade, removal and purge.  With --next, DEB is a newer echod
+# package (tests/systemd/build-deb.sh OUTDIR VERSION): echod is upgraded
+# to it live, under streaming clients, then downgraded back; without it
+# those tests are skipped.  Output is TAP on stdout; the
 # exit status is 0 when every test passed, 1 otherwise, and 77 (skip)
 # only where the machine cannot run a container at all (not root, no
 # systemd-nspawn, no overlayfs, no cgroup file system).
@@ -38,7 +41,7 @@ max_exposure=1.5
 unit_stop_timeout=30
 
 # --- TAP ------------------------------------------------------------------
-ntests=26
+ntests=28
 n=0
 failed=0
 ok()    { n=$((n + 1)); echo "ok $n - $*"; }
@@ -80,6 +83,14 @@ grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
 [ -d /sys/fs/cgroup ] || skip_all "no cgroup file system"
 
 # --- the packages -----------------------------------------------------------
+next_deb=
+if [ "${1:-}" = --next ]; then
+	[ $# -ge 2 ] || { echo "t-container.sh: --next needs a .deb" >&2; exit 99; }
+	[ "$(dpkg-deb -f "$2" Package 2>/dev/null)" = echod ] ||
+	    { echo "t-container.sh: --next $2 is not an echod .deb" >&2; exit 99; }
+	next_deb=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+	shift 2
+fi
 debs=()
 if [ $# -gt 0 ]; then
 	debs=("$@")
@@ -106,7 +117,7 @@ for d in "${install_debs[@]}"; do
 done
 [ -n "$main_deb" ] || { echo "t-container.sh: no echod_*.deb among ${debs[*]}" >&2; exit 99; }
 echo "1..$ntests"
-note "package: $(basename "$main_deb")"
+note "package: $(basename "$main_deb")${next_deb:+, then $(basename "$next_deb")}"
 
 # --- scratch space, container state, cleanup ------------------------------
 machine=echodct$$
@@ -327,7 +338,7 @@ boot() {
 	AllowIsolate=yes
 	EOF
 	mkdir -p "$root/var/tmp/echod-ct"
-	cp "${install_debs[@]}" "$root/var/tmp/echod-ct/"
+	cp "${install_debs[@]}" ${next_deb:+"$next_deb"} "$root/var/tmp/echod-ct/"
 
 	# A private cgroup in every hierarchy systemd uses, so that nspawn
 	# leaves nothing in the caller's cgroup.
@@ -805,20 +816,125 @@ else
 	kill "$client" 2>/dev/null
 fi
 
-# 19. upgrade (reinstall): conffile edit survives, running service restarts
+# 18d. a live upgrade to the next version, under streaming clients
+msgid_upgraded=aa4bc96fd21a4862a8fe0f57e1370661
+if [ -z "$next_deb" ]; then
+	skip "live upgrade to a newer package: none given (--next DEB)"
+	skip "systemctl stop after a live upgrade: no newer package given"
+else
+	next_in_ct=/var/tmp/echod-ct/$(basename "$next_deb")
+	probe echo 127.0.0.1 7 >/dev/null 2>&1
+	wait_until 10 active echod.service
+	main5=$(main_pid)
+	wait_until 10 nworkers_is "$main5" 2
+	old_workers=$(workers "$main5" | tr '\n' ' ')
+	v_old=$(ct echod -V | cut -d' ' -f2)
+	c=$(cursor)
+	rm -f "$work"/up.*
+	clients=()
+	for i in 1 2 3; do
+		probe until 127.0.0.1 7 "$work/up.stop" "$work/up.ready.$i" 90 \
+		    >"$work/up.out.$i" 2>&1 &
+		clients+=("$!")
+		bg_pids+=("$!")
+	done
+	if wait_until 15 sh -c "test -e '$work/up.ready.1' && test -e '$work/up.ready.2' &&
+	    test -e '$work/up.ready.3'"; then
+		t0=$(ms)
+		ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		    "$next_in_ct" >"$work/next.log" 2>&1
+		apt_rc=$?
+		t_apt=$(( $(ms) - t0 ))
+		v_new=$(ct echod -V | cut -d' ' -f2)
+		spanned=yes
+		for p in "${clients[@]}"; do
+			kill -0 "$p" 2>/dev/null || spanned=no
+		done
+		# The streams go on a while through the new master, then end.
+		sleep 1
+		touch "$work/up.stop"
+		client_rc=0
+		for p in "${clients[@]}"; do
+			wait "$p" || client_rc=1
+		done
+		old_gone() {
+			local p
+			for p in $old_workers; do
+				ct test -d "/proc/$p" && return 1
+			done
+			return 0
+		}
+		if [ "$apt_rc" = 0 ] && [ "$v_new" != "$v_old" ] &&
+		    [ "$(main_pid)" = "$main5" ] && active echod.service &&
+		    [ "$(ct readlink "/proc/$main5/exe")" = /usr/sbin/echod ] &&
+		    wait_until 10 has_journal "$c" MESSAGE_ID=$msgid_upgraded \
+		        _PID="$main5" OLD_VERSION="$v_old" NEW_VERSION="$v_new" &&
+		    [ "$spanned" = yes ] && [ "$client_rc" = 0 ] &&
+		    wait_until 15 old_gone && nworkers_is "$main5" 2 &&
+		    out=$(probe echo 127.0.0.1 7); then
+			ok "apt-get install of $v_new under 3 streaming clients: echod upgraded live from $v_old (MainPID $main5 kept, MESSAGE_ID=aa4bc96f…), every byte back, old workers gone after their clients (apt took ${t_apt} ms)"
+			{ cat "$work"/up.out.*; messages_since "$c" | grep -E 'upgrad|Reload'; } | diag
+		else
+			notok "apt-get install of a newer package under streaming clients: live upgrade, same MainPID, every byte back"
+			{ echo "apt rc $apt_rc in ${t_apt} ms, $v_old -> $v_new, main $main5 -> $(main_pid)," \
+			    "exe $(ct readlink "/proc/$main5/exe"), clients spanned the upgrade: $spanned, rc $client_rc";
+			  echo "old workers: $old_workers; now: $(workers "$main5" | tr '\n' ' ')";
+			  cat "$work"/up.out.*; tail -n 15 "$work/next.log"; messages_since "$c"; } 2>&1 | tail -n 40 | diag
+		fi
+	else
+		notok "live upgrade: the streaming clients did not start"
+		cat "$work"/up.out.* 2>/dev/null | diag
+		touch "$work/up.stop"
+		wait "${clients[@]}" 2>/dev/null
+	fi
+
+	# 18e. and a stop afterwards drains as always
+	c=$(cursor)
+	rm -f "$work/ready"
+	probe stream 127.0.0.1 7 2.5 "$work/ready" >"$work/stream.out" 2>&1 &
+	client=$!
+	bg_pids+=("$client")
+	if wait_until 10 test -e "$work/ready"; then
+		ct systemctl stop echod.service >"$work/stop.out" 2>&1
+		stop_rc=$?
+		wait "$client"
+		client_rc=$?
+		msgs=$(messages_since "$c")
+		if [ "$stop_rc" = 0 ] && [ "$client_rc" = 0 ] && inactive echod.service &&
+		    [ "$(prop echod.service Result)" = success ] &&
+		    ! printf '%s\n' "$msgs" | grep -Eqi 'SIGKILL|killing|shutdown_timeout passed'; then
+			ok "systemctl stop after the live upgrade: a client mid-stream gets every byte, clean stop"
+		else
+			notok "systemctl stop after the live upgrade: client gets every byte, clean stop"
+			{ cat "$work/stream.out" "$work/stop.out"; echo "stop rc $stop_rc, client rc $client_rc";
+			  echo "Result=$(prop echod.service Result)"; printf '%s\n' "$msgs"; } 2>&1 | tail -n 30 | diag
+		fi
+	else
+		notok "systemctl stop after the live upgrade: the client did not start"
+		kill "$client" 2>/dev/null
+	fi
+fi
+
+# 19. reinstall (or downgrade from the next version): conffile edit
+# survives, the running echod takes the reinstalled program over live
 printf '; local edit kept across upgrades\n' >>"$root/etc/echod.ini"
+probe echo 127.0.0.1 7 >/dev/null 2>&1
+wait_until 10 active echod.service
 main4=$(main_pid)
+c=$(cursor)
 if ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall \
-    "${debs_in_ct[@]}" >"$work/upgrade.log" 2>&1 &&
+    --allow-downgrades "${debs_in_ct[@]}" >"$work/upgrade.log" 2>&1 &&
     grep -q '^; local edit kept across upgrades$' "$root/etc/echod.ini" &&
-    wait_until 15 sh -c "m=\$(nsenter -t $pid1 -a systemctl show -p MainPID --value echod.service);
-	[ \"\$m\" != 0 ] && [ \"\$m\" != $main4 ]" &&
+    [ "$(main_pid)" = "$main4" ] && active echod.service &&
+    wait_until 10 has_journal "$c" MESSAGE_ID=$msgid_upgraded _PID="$main4" &&
+    [ "$(ct readlink "/proc/$main4/exe")" = /usr/sbin/echod ] &&
     active echod.socket && out=$(probe echo 127.0.0.1 7) &&
     active echod-udp.socket && wait_until 10 udp_echo 127.0.0.1; then
-	ok "upgrade (apt-get install --reinstall): the edited /etc/echod.ini is kept, echod.service restarts, serving (UDP too)"
+	ok "$(if [ -n "$next_deb" ]; then echo "downgrade"; else echo "reinstall"; fi) (apt-get install --reinstall): the edited /etc/echod.ini is kept, echod takes the program over live (MainPID $main4 kept), serving (UDP too)"
+	messages_since "$c" | grep -E 'upgrad' | diag
 else
-	notok "upgrade (apt-get install --reinstall): conffile kept, service restarted"
-	{ tail -n 20 "$work/upgrade.log"; echo "main $main4 -> $(main_pid)"; } 2>&1 | diag
+	notok "reinstall or downgrade: conffile kept, echod upgraded live with the same MainPID"
+	{ tail -n 20 "$work/upgrade.log"; echo "main $main4 -> $(main_pid)"; messages_since "$c"; } 2>&1 | tail -n 40 | diag
 fi
 
 # 20. apt remove
