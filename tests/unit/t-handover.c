@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "handover.h"
+#include "master.h"
+#include "shared.h"
 #include "tap.h"
 
 static struct handover	 sample, back;
@@ -309,6 +311,73 @@ test_memfd(void)
 	    "a closed descriptor is none: %s", err);
 }
 
+/* What master_can_adopt() refuses, and what it takes. */
+static void
+test_adopt(void)
+{
+	struct echod_config	 cfg;
+	char			 err[512] = "";
+	size_t			 i;
+	int			 s, d, null;
+
+	config_defaults(&cfg);
+	cfg.workers = 100;
+	memset(&sample, 0, sizeof(sample));
+	snprintf(sample.h_version, sizeof(sample.h_version), "9.9");
+	sample.h_shared_layout = SHARED_LAYOUT;
+	sample.h_shared_bytes = sizeof(struct shared_area);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	d = socket(AF_INET, SOCK_DGRAM, 0);
+	null = open("/dev/null", O_RDONLY);
+	sample.h_listeners.ls[0] = (struct listener){ .l_fd = s,
+	    .l_kind = LISTEN_ECHO, .l_name = "127.0.0.1:7" };
+	sample.h_listeners.ls[1] = (struct listener){ .l_fd = d,
+	    .l_kind = LISTEN_UDP, .l_name = "127.0.0.1:7" };
+	sample.h_listeners.n = 2;
+	for (i = 0; i < 668; i++)
+		sample.h_slots[i].hs_state = i % 2 ? HANDOVER_RUNNING :
+		    HANDOVER_RETIRING;
+	sample.h_slots[700].hs_state = HANDOVER_WAITING;
+	ok(master_can_adopt(&sample, &cfg, err, sizeof(err)) == 0,
+	    "668 workers staying and 100 new ones fit (%s)", err);
+	sample.h_slots[668].hs_state = HANDOVER_RUNNING;
+	ok(master_can_adopt(&sample, &cfg, err, sizeof(err)) == -1,
+	    "669 and 100 do not");
+	like(err, "669 workers of echod 9.9 stay until their connections end, "
+	    "which leaves no room for 100 new ones (at most 768 in all)",
+	    "saying so");
+	sample.h_slots[668].hs_state = HANDOVER_FREE;
+	sample.h_shared_bytes++;
+	ok(master_can_adopt(&sample, &cfg, err, sizeof(err)) == -1,
+	    "shared memory of another size is refused");
+	like(err, "lays its shared memory out differently", "saying so");
+	sample.h_shared_bytes--;
+	sample.h_shared_layout++;
+	ok(master_can_adopt(&sample, &cfg, err, sizeof(err)) == -1,
+	    "and of another layout");
+	sample.h_shared_layout--;
+	sample.h_listeners.ls[1].l_kind = LISTEN_ECHO;
+	ok(master_can_adopt(&sample, &cfg, err, sizeof(err)) == -1,
+	    "a UDP socket handed over as a stream one is refused");
+	like(err, "the echo socket 127.0.0.1:7 (descriptor", "naming it");
+	sample.h_listeners.ls[1].l_kind = LISTEN_UDP;
+	sample.h_listeners.ls[1].l_fd = null;
+	ok(master_can_adopt(&sample, &cfg, err, sizeof(err)) == -1,
+	    "a descriptor that is no socket is refused: %s", err);
+	close(null);
+	sample.h_listeners.ls[1].l_fd = null;
+	ok(master_can_adopt(&sample, &cfg, err, sizeof(err)) == -1,
+	    "and a closed one: %s", err);
+	sample.h_listeners.ls[1] = (struct listener){ .l_fd = s,
+	    .l_kind = LISTEN_PROXY, .l_name = "127.0.0.1:8" };
+	sample.h_listeners.passed = true;
+	ok(master_can_adopt(&sample, &cfg, err, sizeof(err)) == -1,
+	    "a passed proxy socket without [proxy] trusted is refused: %s",
+	    err);
+	close(s);
+	close(d);
+}
+
 int
 main(void)
 {
@@ -316,5 +385,6 @@ main(void)
 	test_formats();
 	test_damage();
 	test_memfd();
+	test_adopt();
 	return done_testing();
 }
