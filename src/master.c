@@ -118,6 +118,8 @@ struct master {
 	struct upgrade_check	 check;		/* of the installed one */
 	bool			 upgrading;	/* check under way */
 	bool			 upgrade_again;	/* asked again meanwhile */
+	bool			 upgrade_hup;	/* a SIGHUP asked: reload */
+						/* if it fails */
 	uint64_t		 check_deadline;
 	/* Took over from an older program: its version; "" if not. */
 	char			 upgraded_from[HANDOVER_VERSION_LEN];
@@ -742,7 +744,11 @@ master_handover(struct master *m, struct handover *h)
 	h->h_resume = m->cfg;
 }
 
-/* An upgrade did not happen: say why; the running program goes on. */
+/*
+ * An upgrade did not happen: say why; the running program goes on.  One
+ * that a SIGHUP asked for was a reload too: do that one at least, or an
+ * edit of the file would wait for a program that may never take over.
+ */
 static void
 master_upgrade_failed(struct master *m, const char *why, bool reloading)
 {
@@ -760,6 +766,11 @@ master_upgrade_failed(struct master *m, const char *why, bool reloading)
 		notify_ready(status);
 	else
 		notify_status(status);
+	if (m->upgrade_hup) {
+		m->upgrade_hup = false;
+		log_notice("SIGHUP: reloading the configuration instead");
+		master_reload(m);
+	}
 }
 
 static void
@@ -976,6 +987,7 @@ master_stop(struct master *m)
 		return;
 	if (m->upgrading) {
 		master_check_end(m);
+		m->upgrade_hup = false;
 		master_upgrade_failed(m, "abandoned: echod is stopping", false);
 	}
 	if (m->phase == PHASE_SERVE && m->cfg.drain_delay_ms > 0) {
@@ -1041,10 +1053,11 @@ master_on_signals(struct master *m)
 			if (m->phase != PHASE_SERVE)
 				break;
 			/* A package replaced us: "systemctl reload" upgrades. */
-			if (m->upgrading || upgrade_exe_replaced(&m->exe))
+			if (m->upgrading || upgrade_exe_replaced(&m->exe)) {
+				m->upgrade_hup = true;
 				master_upgrade(m, "SIGHUP with a new program "
 				    "installed");
-			else
+			} else
 				master_reload(m);
 			break;
 		case SIGUSR2:

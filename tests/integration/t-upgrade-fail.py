@@ -141,16 +141,19 @@ esac
     with open(e.config, "w") as f:
         f.write(cfg)
 
+    pid = e.pid
+
     # Asked again while the check runs: the newest program is checked
     # once the check under way is over.
     gate = os.path.join(e.dir, "gate")
-    install_script(program, """
+    gated = """
 case "$1" in
 --check-upgrade) i=0; while [ ! -e %s ] && [ $i -lt 100 ]; do
 	sleep 0.1; i=$((i + 1)); done ;;
 esac
 exec %s "$@"
-""" % (quote(gate), quote(ECHOD_NEXT)))
+""" % (quote(gate), quote(ECHOD_NEXT))
+    install_script(program, gated)
     pid = e.pid
     load = Load(e)
     execs = e.count_log(r"upgrading from echod")
@@ -171,7 +174,25 @@ exec %s "$@"
     load.check("an upgrade queued behind another")
     os.unlink(gate)
 
+    # SIGHUP is a reload too: with the upgrade refused, the edited file
+    # is still applied.
+    install_script(program, "exit 0\n")
+    e.write_config({"server": {"workers": "3"},
+                    "connection": {"idle_timeout": "0"},
+                    "log": {"level": "info"}})
+    n = e.count_log(r"configuration reloaded from")
+    e.signal(signal.SIGHUP)
+    e.wait_log(r"SIGHUP with a new program installed: upgrading: checking")
+    e.wait_log(r"did not say which version it is")
+    e.wait_log(r"SIGHUP: reloading the configuration instead")
+    e.wait_log(r"configuration reloaded from .*: 3 new workers serving",
+               count=n + 1)
+    e.wait_workers(3)
+    tap.ok(e.pid == pid, "SIGHUP with a program that fails its check: "
+           "refused, and the edited configuration reloaded instead")
+
     # A stop during a check abandons the upgrade, and the check.
+    install_script(program, gated)
     n = e.count_log(r"SIGUSR2: upgrading: checking")
     e.signal(signal.SIGUSR2)
     e.wait_log(r"SIGUSR2: upgrading: checking", count=n + 1)
