@@ -100,7 +100,12 @@ worker_timers(struct worker *w)
 		next = t;
 	if ((t = pipe_pool_trim(&w->w_pipes, w->w_loop.el_now)) < next)
 		next = t;
-	if (w->w_busy_head != NULL)
+	/*
+	 * A timer ended the last connection of a worker that is leaving
+	 * (an idle timeout while retiring): nothing would wake the wait.
+	 */
+	if (w->w_busy_head != NULL ||
+	    (w->w_mode != WORKER_SERVING && w->w_nconns == 0))
 		return 0;
 	if (next == UINT64_MAX)
 		return -1;

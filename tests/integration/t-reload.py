@@ -105,6 +105,26 @@ def body():
     tap.ok(exchange(busy, b"ok"), "serving goes on")
     holder.close()
     busy.close()
+
+    # A retiring worker whose last connection ends by idle_timeout exits
+    # (a timer, not an event, ends it: nothing else wakes the worker).
+    e.write_config(text=make_config(e.port,
+                                    {"connection": {"idle_timeout": "1s"}}))
+    e.signal(signal.SIGHUP)
+    e.wait_log(r"configuration reloaded from", count=2)
+    gen = wait_for(lambda: (lambda w: w if len(w) == 2 else None)(
+        sorted(e.workers())), 10, "2 workers")
+    quiet = connect(e.port)
+    tap.ok(exchange(quiet, b"q"), "a connection, then quiet")
+    holder = socket_owners(gen, e.port, [quiet])[quiet]
+    e.signal(signal.SIGHUP)
+    e.wait_log(r"configuration reloaded from", count=3)
+    quiet.settimeout(10)
+    tap.eq(quiet.recv(10), b"", "idle_timeout ends it on the retired worker")
+    wait_for(lambda: holder not in e.workers(), 5, "the retired worker to "
+             "exit")
+    tap.ok(True, "and the retired worker exits at once")
+    quiet.close()
     tap.eq(e.stop(), 0, "exit 0")
 
 
