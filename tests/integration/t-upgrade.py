@@ -25,7 +25,8 @@ from echodtest import ECHOD, ECHOD_FUTURE, ECHOD_NEXT, Echod, Streamer, \
     ZombieWatch, connect, finish_all, free_port, pid_alive, \
     recv_exact, run_test, socket_owners, tap, wait_for
 from metricstest import metrics_echod_config, parse_metrics, scrape
-from upgradetest import fds_of, install, runs, version_of
+from udptest import Pinger
+from upgradetest import fds_of, install, memfd_inodes, runs, version_of
 
 STREAMS = 100
 IDLE = 500
@@ -71,6 +72,10 @@ def upgrade_under_load(e, program, v_old, v_new, mport):
     tap.ok(set(owners.values()) <= set(old),
            "all of them are served by the old workers")
 
+    rate_old = memfd_inodes(old[0], "echod-udp-rate")
+    shared_old = memfd_inodes(old[0], "echod-shared")
+    pinger = Pinger(("127.0.0.1", e.port), interval=0.005).start()
+    wait_for(lambda: pinger.answered, 5, "UDP answers")
     zw = ZombieWatch(e)
     install(ECHOD_NEXT, program)
     since = len(e.notify.msgs)
@@ -94,6 +99,19 @@ def upgrade_under_load(e, program, v_old, v_new, mport):
     new = new_children(e, old, 2)
     tap.ok(all(pid_alive(p) for p in old),
            "the old workers stay while they hold connections")
+    mark = pinger.sent
+    wait_for(lambda: len([n for n in pinger.answered if n >= mark]) > 10,
+             10, "UDP answers from the new workers")
+    pinger.stop()
+    tap.ok(not pinger.lost() and not pinger.wrong,
+           "UDP: %d datagrams across the upgrade, every one answered"
+           % pinger.sent, "lost: %s" % pinger.lost()[:20])
+    tap.ok(len(rate_old) == 1 and memfd_inodes(new[0], "echod-udp-rate") ==
+           rate_old and memfd_inodes(new[1], "echod-udp-rate") == rate_old
+           and memfd_inodes(pid, "echod-shared") == shared_old ==
+           memfd_inodes(new[0], "echod-shared") and len(shared_old) == 1,
+           "the new master and workers map the old program's shared area "
+           "and UDP rate table (what networks used is kept)")
     fresh = [connect(e.port) for _ in range(8)]
     tap.ok(all(exchange(s, b"new") for s in fresh),
            "new connections are answered")
@@ -185,6 +203,46 @@ def second_upgrade(e, program, v_old, mport):
            "/metrics: echod_upgrades_total ok 3, failed 1")
 
 
+def idle_bound(e, program, conf):
+    """How long an old worker may live: idle_timeout ends its quiet
+    connections, and then it exits.  Reached by a SIGHUP whose upgrade
+    is refused (the program on disk is the older format's), which
+    reloads the configuration instead."""
+    pid = e.pid
+    gen = sorted(e.wait_workers(2))
+    conf["connection"] = {"idle_timeout": "1s"}
+    e.write_config(conf)
+    n = e.count_log(r"configuration reloaded from")
+    e.signal(signal.SIGHUP)
+    e.wait_log(r"SIGHUP: reloading the configuration instead")
+    e.wait_log(r"configuration reloaded from", count=n + 1)
+    gen = new_children(e, gen, 2)
+    tap.ok(e.pid == pid, "SIGHUP with an upgrade refused: the edited "
+           "configuration (idle_timeout = 1s) is reloaded instead")
+    quiet = connect(e.port, timeout=10)
+    tap.ok(exchange(quiet, b"q"), "a connection on the reloaded workers")
+    holder = socket_owners(gen, e.port, [quiet])[quiet]
+    t0 = time.monotonic()
+    install(ECHOD_FUTURE, program)
+    e.signal(signal.SIGUSR2)
+    e.wait_log(r"upgraded from echod .* to echod .*", count=4, timeout=20)
+    tap.ok(pid_alive(holder), "after the upgrade its worker retires, "
+           "holding it")
+    quiet.settimeout(10)
+    try:
+        end = quiet.recv(10)
+    except OSError as err:
+        end = err
+    took = time.monotonic() - t0
+    wait_for(lambda: holder not in e.workers(), 5, "the old worker to exit")
+    tap.ok(end == b"" and 0.5 < took < 5,
+           "idle_timeout ends the quiet connection of the old worker (EOF "
+           "%.1f s after its last byte), and the worker exits: old "
+           "workers live no longer than their clients or idle_timeout"
+           % took, "got %r" % (end,))
+    quiet.close()
+
+
 def held_by(e, workers, streamer):
     return socket_owners(workers, e.port, [streamer.sock])[streamer.sock]
 
@@ -235,10 +293,14 @@ def body():
     tap.ok(v_new != v_old, "echod-next is another version: %s, not %s"
            % (v_new, v_old))
     mport = free_port()
-    e = Echod(dict(metrics_echod_config(mport),
-                   server={"workers": "2", "max_connections": "5000"},
-                   connection={"idle_timeout": "0"},
-                   log={"level": "info"}))
+    conf = dict(metrics_echod_config(mport),
+                server={"workers": "2", "max_connections": "5000"},
+                connection={"idle_timeout": "0"},
+                log={"level": "info"})
+    e = Echod(conf)
+    conf["udp"] = {"listen": "127.0.0.1:%d" % e.port, "rate_limit": "10000",
+                   "rate_burst": "1000"}
+    e.write_config(conf)
     program = os.path.join(e.dir, "echod")
     install(ECHOD, program)
     e.start(program=program)
@@ -246,6 +308,7 @@ def body():
     upgrade_under_load(e, program, v_old, v_new, mport)
     hup_upgrade(e, program, v_new)
     second_upgrade(e, program, v_old, mport)
+    idle_bound(e, program, conf)
     t0 = time.monotonic()
     tap.eq(e.stop(), 0, "a stop after all this is clean (exit 0, %.1f s)"
            % (time.monotonic() - t0))

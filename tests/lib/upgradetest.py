@@ -70,5 +70,20 @@ def fds_of(pid):
     return best
 
 
+def memfd_inodes(pid, name):
+    """Inodes of the memfds named 'name' that pid maps (from
+    /proc/PID/maps): the same inode in two processes is the same memory."""
+    out = set()
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            for line in f:
+                fl = line.split()
+                if len(fl) >= 6 and fl[5] == "/memfd:" + name:
+                    out.add(int(fl[4]))
+    except OSError:
+        pass
+    return out
+
+
 def executable(path):
     return bool(os.stat(path).st_mode & stat.S_IXUSR)
