@@ -303,7 +303,8 @@ get_str(struct reader *r, const char *s, char *out, size_t len)
 	}
 	for (; *s != '\0'; s++) {
 		if (*s == '%') {
-			if ((hi = unhex(s[1])) == -1 || (lo = unhex(s[2])) == -1)
+			if ((hi = unhex(s[1])) == -1 ||
+			    (lo = unhex(s[2])) == -1)
 				return bad(r, "a bad escape in \"%.40s\"", s);
 			if (hi == 0 && lo == 0)
 				return bad(r, "a NUL byte in a string");
@@ -315,7 +316,8 @@ get_str(struct reader *r, const char *s, char *out, size_t len)
 			continue;
 		}
 		if (n + 1 >= len)
-			return bad(r, "a string longer than %zu bytes", len - 1);
+			return bad(r, "a string longer than %zu bytes",
+			    len - 1);
 		out[n++] = *s;
 	}
 	out[n] = '\0';
@@ -427,7 +429,8 @@ static int
 get_stats(struct reader *r, char **f, struct stats_master *st)
 {
 	uint64_t	*c[] = {
-		&st->sm_exits[STATS_EXIT_CLEAN], &st->sm_exits[STATS_EXIT_ERROR],
+		&st->sm_exits[STATS_EXIT_CLEAN],
+		&st->sm_exits[STATS_EXIT_ERROR],
 		&st->sm_exits[STATS_EXIT_SIGNAL], &st->sm_restarts,
 		&st->sm_reloads_ok, &st->sm_reloads_failed, NULL,
 		&st->sm_upgrades_ok, &st->sm_upgrades_failed,

@@ -185,7 +185,8 @@ main(int argc, char *argv[])
 	const char			*path = ECHOD_CONFIG_FILE;
 	const char			*refused;
 	char				 err[256];
-	bool				 test_only = false, check_upgrade = false;
+	bool				 test_only = false;
+	bool				 check_upgrade = false;
 	int				 ch, fd, fallback;
 
 	/* Before anything can fork: workers inherit this mask. */

@@ -1052,7 +1052,7 @@ master_on_signals(struct master *m)
 		case SIGHUP:
 			if (m->phase != PHASE_SERVE)
 				break;
-			/* A package replaced us: "systemctl reload" upgrades. */
+			/* A package replaced the program: upgrade. */
 			if (m->upgrading || upgrade_exe_replaced(&m->exe)) {
 				m->upgrade_hup = true;
 				master_upgrade(m, "SIGHUP with a new program "

@@ -19,7 +19,7 @@
 struct master_takeover {
 	const struct handover	*mt_handover;
 	int			 mt_handover_fd;
-	int			 mt_fallback;	/* the old program; -1 if none */
+	int			 mt_fallback;	/* the old program, or -1 */
 	/*
 	 * NULL: an upgrade, the new program takes over.  Else a rollback
 	 * to the old program, which resumes as it was; why the new one

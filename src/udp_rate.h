@@ -8,9 +8,10 @@
  * simply gives the new generation a new table; one that changes none of
  * them passes the same table on, and with it what each network has used
  * (a reload is no fresh burst for a flood).  A live upgrade passes it
- * on too, to the new program: it keeps the memfd open for that.  The master unmapping an old
- * table leaves the mappings of workers still draining TCP connections
- * alone; the memory goes with the last of them.
+ * on too, to the new program: it keeps the memfd open for that.  The
+ * master unmapping an old table leaves the mappings of workers still
+ * draining TCP connections alone; the memory goes with the last of
+ * them.
  */
 #ifndef ECHOD_UDP_RATE_H
 #define ECHOD_UDP_RATE_H

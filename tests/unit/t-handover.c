@@ -219,7 +219,8 @@ test_damage(void)
 		{ "version", "version a b", "with 2 fields, not 1" },
 		{ "generation", "generation 7\ngeneration 8", "twice" },
 		{ "generation", "generation -1", "not a number" },
-		{ "generation", "generation 99999999999", "not a number up to" },
+		{ "generation", "generation 99999999999",
+		    "not a number up to" },
 		{ "generation", "generation 7\nfrobnicate 1", "unknown entry "
 		    "\"frobnicate\"" },
 		{ "served", "served 2", "is not 0 or 1" },
@@ -229,8 +230,8 @@ test_damage(void)
 		    "to 767" },
 		{ "slot", "slot 0 sleeping 5 1 1 1 1 1 1", "unknown state" },
 		{ "slot", "slot 0 running 1 1 1 1 1 1 1", "pid 1" },
-		{ "slot", "slot 0 running 5 1 1 1 1 1 1\nslot 0 running 6 1 1 1 "
-		    "1 1 1", "slot 0 twice" },
+		{ "slot", "slot 0 running 5 1 1 1 1 1 1\n"
+		    "slot 0 running 6 1 1 1 1 1 1", "slot 0 twice" },
 		{ "listener", "listener 3 telnet x 0 - - -", "unknown kind" },
 		{ "listener", "listener 3 echo x 4 abc - -", "hex digits" },
 		{ "listener", "listener 3 echo x 999 - - -", "an address of" },
