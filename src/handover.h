@@ -1,7 +1,7 @@
 /*
  * The hand-over: the state a master passes to the program it execs in
- * its place (a live upgrade, master.c and upgrade.h), so that the new
- * program adopts the workers, sockets and memory of the old one.
+ * its place (a live upgrade, master_upgrade.c and upgrade.h), so that the
+ * new program adopts the workers, sockets and memory of the old one.
  *
  * It travels as text in a sealed memfd whose descriptor number is in
  * $ECHOD_HANDOVER, one entry per line, between a first line

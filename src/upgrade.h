@@ -1,7 +1,7 @@
 /*
  * Replacing the running program without letting go of anything: the
  * process side of a live upgrade (what to hand over and when is the
- * master's, master.c; the hand-over's format is handover.h).
+ * master's, master_upgrade.c; the hand-over's format is handover.h).
  *
  * The master checks the installed program first, in a child it does not
  * wait for: "PROGRAM --check-upgrade -c CONFIG", with the hand-over and
