@@ -12,8 +12,9 @@
  * its owner, and every entry is read and written with atomic loads and
  * stores, so a reader that raced a change (a backward shift, a torn
  * address) sees the sequence move and reads again.  A writer stopped or
- * killed mid-change would leave the sequence odd: readers give up after
- * a bounded wait and report the count unavailable.
+ * killed mid-change would leave the sequence odd: readers see that it no
+ * longer runs (or, failing that, wait a bounded time) and report the
+ * count unavailable.
  */
 #include "autoconf.h"
 
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shared.h"
@@ -44,7 +46,8 @@
  */
 #define IP_MAX_BYTES	(64ULL << 30)
 #define READ_SPINS	100	/* quick retries before yielding */
-#define READ_WAIT_MS	10	/* then give up on a table mid-update */
+#define READ_YIELD_MS	2	/* then sleep, if the writer still runs */
+#define READ_WAIT_MS	250	/* then give up on a table mid-update */
 
 struct ip_entry {
 	_Atomic uint64_t	 ie_key[2];	/* the 16-byte address */
@@ -110,6 +113,7 @@ shared_create(void)
 	sh->sh_stats = a->sa_stats;
 	sh->sh_gone = &a->sa_gone;
 	sh->sh_ip_fd = fd;
+	sh->sh_pid = getpid();
 	return sh;
 fail:
 	saved = errno;
@@ -168,8 +172,15 @@ shared_attach(int area_fd, int sources_fd, char *err, size_t errlen)
 	sh->sh_stats = a->sa_stats;
 	sh->sh_gone = &a->sa_gone;
 	sh->sh_ip_fd = sources_fd;
+	sh->sh_pid = getpid();
 	/* The tables are mapped on first use (ip_cover()). */
 	return sh;
+}
+
+void
+shared_forked(struct shared *sh)
+{
+	sh->sh_pid = getpid();
 }
 
 void
@@ -329,14 +340,20 @@ ip_key(const uint8_t addr[16], uint64_t k[2])
  * reader that saw any of them sees the sequence move (Boehm, "Can
  * seqlocks get along with programming language memory models?").  A
  * writer that died mid-change left it odd: keep it odd, end above it.
+ * The writer's pid goes first, released with the odd value, so that a
+ * reader kept waiting can ask whether the writer still runs.
  */
 static uint32_t
-ip_write_begin(struct ip_slot *is)
+ip_write_begin(struct shared *sh, struct ip_slot *is)
 {
 	uint32_t	 s;
 
+	if (atomic_load_explicit(&is->is_writer, memory_order_relaxed) !=
+	    sh->sh_pid)
+		atomic_store_explicit(&is->is_writer, sh->sh_pid,
+		    memory_order_relaxed);
 	s = atomic_load_explicit(&is->is_seq, memory_order_relaxed) | 1;
-	atomic_store_explicit(&is->is_seq, s, memory_order_relaxed);
+	atomic_store_explicit(&is->is_seq, s, memory_order_release);
 	atomic_thread_fence(memory_order_release);
 	return s;
 }
@@ -454,7 +471,7 @@ shared_ip_prepare(struct shared *sh, uint32_t slot, uint32_t max_sources,
 		munmap(old, oldlen);
 	/* The size first: a reader that sees the region can map it. */
 	atomic_store_explicit(&a->sa_ip_size, end, memory_order_release);
-	s = ip_write_begin(is);
+	s = ip_write_begin(sh, is);
 	atomic_store_explicit(&is->is_off, off, memory_order_relaxed);
 	atomic_store_explicit(&is->is_cap, cap, memory_order_relaxed);
 	ip_write_end(is, s);
@@ -470,7 +487,7 @@ shared_clear_slot(struct shared *sh, uint32_t slot)
 	uint32_t	 cap, i, s;
 
 	atomic_store(&sh->sh_stats[slot].ws_conns, 0);
-	s = ip_write_begin(is);
+	s = ip_write_begin(sh, is);
 	cap = atomic_load_explicit(&is->is_cap, memory_order_relaxed);
 	off = atomic_load_explicit(&is->is_off, memory_order_relaxed);
 	/* Hand the pages back: they read as zero, all entries free. */
@@ -486,22 +503,61 @@ shared_clear_slot(struct shared *sh, uint32_t slot)
 }
 
 /*
- * Give a reader that found a table mid-update a bounded wait: spin a
- * little (the writer is on another CPU, nanoseconds from done), then
- * yield (it may be preempted on ours).  -1 once READ_WAIT_MS passed.
+ * Whether process pid can still finish an update: no when it is stopped
+ * (SIGSTOP, a debugger), dead or a zombie.  Unknown (0, or /proc not
+ * readable) counts as running: the time bound still applies.
  */
 static int
-ip_read_wait(uint32_t tries, uint64_t *since)
+ip_writer_runs(pid_t pid)
 {
-	uint64_t	 now;
+	char	 path[32], buf[256], *p;
+	ssize_t	 n;
+	int	 fd;
+
+	if (pid <= 0)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno != ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": comm may hold anything, so the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 1;
+	return strchr("TtZX", p[2]) == NULL;
+}
+
+/*
+ * Give a reader that found a table mid-update a bounded wait: spin a
+ * little (the writer is on another CPU, nanoseconds from done), then
+ * yield (it may be preempted on ours), then sleep in short steps while
+ * the writer still runs: on a busy machine it may wait tens of
+ * milliseconds for a CPU.  A writer that stopped or died will not
+ * finish: -1 as soon as that shows, else once READ_WAIT_MS passed.
+ */
+static int
+ip_read_wait(const struct ip_slot *is, uint32_t tries, uint64_t *since)
+{
+	const struct timespec	 step = { 0, 200 * 1000 };
+	uint64_t		 now;
 
 	if (tries < READ_SPINS)
 		return 0;
-	(void)sched_yield();
 	now = timer_now_ms();
 	if (*since == 0)
 		*since = now;
-	return now - *since >= READ_WAIT_MS ? -1 : 0;
+	if (now - *since < READ_YIELD_MS) {
+		(void)sched_yield();
+		return 0;
+	}
+	if (now - *since >= READ_WAIT_MS || !ip_writer_runs(
+	    atomic_load_explicit(&is->is_writer, memory_order_relaxed)))
+		return -1;
+	(void)nanosleep(&step, NULL);
+	return 0;
 }
 
 /* Connections from k in slot's table, read consistently: 0, or -1. */
@@ -514,7 +570,7 @@ ip_read(struct shared *sh, uint32_t slot, uint64_t h, const uint64_t k[2],
 	uint32_t	 s, cap, c, tries;
 
 	for (tries = 0;; tries++) {
-		if (tries > 0 && ip_read_wait(tries, &since) == -1)
+		if (tries > 0 && ip_read_wait(is, tries, &since) == -1)
 			return -1;
 		s = atomic_load_explicit(&is->is_seq, memory_order_acquire);
 		if (s & 1)
@@ -593,7 +649,7 @@ shared_ip_add(struct shared *sh, uint32_t slot, const uint8_t addr[16],
 		*why = "this worker's per-source table is full";
 		return -1;
 	}
-	s = ip_write_begin(is);
+	s = ip_write_begin(sh, is);
 	if (c == 0)
 		ip_put(&t[i], k, 1);
 	else
@@ -618,7 +674,7 @@ shared_ip_remove(struct shared *sh, uint32_t slot, const uint8_t addr[16])
 	if ((i = ip_probe(t, cap, ip_hash(sh->sh_area, k), k, &c)) == cap ||
 	    c == 0)
 		return;
-	s = ip_write_begin(is);
+	s = ip_write_begin(sh, is);
 	if (c > 1) {
 		atomic_store_explicit(&t[i].ie_count, c - 1,
 		    memory_order_relaxed);

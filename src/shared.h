@@ -10,6 +10,8 @@
 #ifndef ECHOD_SHARED_H
 #define ECHOD_SHARED_H
 
+#include <sys/types.h>
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,6 +92,8 @@ struct ip_slot {
 	_Atomic uint32_t	 is_seq;
 	_Atomic uint32_t	 is_cap;	/* entries, a power of 2; 0: none */
 	_Atomic uint64_t	 is_off;	/* bytes into the memfd */
+	_Atomic int32_t		 is_writer;	/* pid of the last writer */
+	uint32_t		 is_pad;
 };
 
 /*
@@ -121,6 +125,7 @@ struct shared {
 	int			 sh_ip_fd;	/* memfd of the per-source tables */
 	unsigned char		*sh_ip_map;	/* NULL while sh_ip_len is 0 */
 	size_t			 sh_ip_len;
+	pid_t			 sh_pid;	/* this process, as a writer */
 };
 
 /*
@@ -130,7 +135,7 @@ struct shared {
  * tables that two builds would read differently at the same size (an
  * order of fields, a hash); a change of size shows by itself.
  */
-#define SHARED_LAYOUT		1
+#define SHARED_LAYOUT		2
 
 /* shared_ip_count() could not read a table consistently. */
 #define SHARED_IP_UNAVAILABLE	UINT32_MAX
@@ -149,6 +154,11 @@ struct shared	*shared_create(void);
  */
 struct shared	*shared_attach(int area_fd, int sources_fd, char *err,
 		    size_t errlen);
+/*
+ * A forked child that will write its slot's table says so first: the
+ * table records its writer's pid for readers who find it mid-update.
+ */
+void		 shared_forked(struct shared *sh);
 /* Unmap and close everything of 'sh' in this process; NULL is a no-op. */
 void		 shared_free(struct shared *sh);
 

@@ -142,6 +142,7 @@ worker_setup(struct worker *w, const struct worker_args *a,
 	w->w_args = a;
 	w->w_cfg = a->wa_cfg;
 	w->w_stats = &a->wa_shared->sh_stats[a->wa_slot];
+	shared_forked(a->wa_shared);
 	w->w_mode = WORKER_SERVING;
 	snprintf(role, sizeof(role), "worker %u", a->wa_index);
 	log_set_role(role);

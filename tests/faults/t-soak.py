@@ -46,6 +46,21 @@ def good_client(port, rng):
     return start, time.monotonic(), verdict, detail
 
 
+def hostile_connect(port):
+    """A hostile client's connection, from 127.0.0.2: the daemon may
+    rightly refuse it (max_connections_per_ip), and the well-behaved
+    clients, from 127.0.0.1 and ::1, must not pay for that."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.bind(("127.0.0.2", 0))
+        s.connect(("127.0.0.1", port))
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
 def body():
     e = Echod({"server": {"workers": "3", "max_connections": "3000"},
                "connection": {"idle_timeout": "5s",
@@ -74,12 +89,12 @@ def body():
             kind = r.randrange(4)
             try:
                 if kind == 0:       # idle flood: closed by idle_timeout
-                    socks = [connect(e.port) for _ in range(200)]
+                    socks = [hostile_connect(e.port) for _ in range(200)]
                     stop.wait(0.5)
                     for s in socks:
                         s.close()
                 elif kind == 1:     # slow readers, then vanish
-                    s = connect(e.port)
+                    s = hostile_connect(e.port)
                     s.setblocking(False)
                     try:
                         for _ in range(40):
@@ -89,14 +104,14 @@ def body():
                     stop.wait(0.3)
                     s.close()
                 elif kind == 2:     # reset mid-echo
-                    s = connect(e.port)
+                    s = hostile_connect(e.port)
                     s.sendall(os.urandom(300000))
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
                     s.close()
                 else:               # flood past max_connections
                     socks = []
                     for _ in range(500):
-                        socks.append(connect(e.port))
+                        socks.append(hostile_connect(e.port))
                     for s in socks:
                         s.close()
             except OSError:
@@ -133,7 +148,12 @@ def body():
            "%d well-behaved exchanges in a %.0f s soak: %d echoed whole "
            "(sha256), %d cut by one of %d worker kills, none corrupted"
            % (len(results), SECONDS, whole, len(excused), len(kills)),
-           "\n".join(errors[:5] + unexplained[:5]))
+           "\n".join(errors[:5] + unexplained[:5] + ([
+               "echod said, about refusals and errors:"] + [
+               l for l in e.log().splitlines() if any(
+                   w in l for w in ("cannot", "refus", "closing new",
+                                    "error", "reached"))][-10:]
+               if unexplained or errors else [])))
     tap.eq(zw.finish(), [], "no zombie outlived 0.5 s: every dead worker "
            "was reaped")
     # Every connection ends (idle_timeout 5 s): counts go back to base.

@@ -343,6 +343,7 @@ test_consistency(struct shared *sh)
 		unsigned	 seed = 3, used = 0;
 
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		shared_forked(sh);
 		for (;;) {
 			n = (uint32_t)rand_r(&seed) % CONS_POOL;
 			if (atomic_load(&gen[n]) & 1) {
@@ -419,6 +420,7 @@ test_stuck_writer(struct shared *sh)
 	fflush(stdout);
 	if ((pid = fork()) == 0) {
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		atomic_store(&is->is_writer, getpid());
 		atomic_store(&is->is_seq, atomic_load(&is->is_seq) | 1);
 		raise(SIGSTOP);
 		_exit(0);
@@ -436,10 +438,38 @@ test_stuck_writer(struct shared *sh)
 	shared_clear_slot(sh, 1);
 	is_int(count_of(sh, 77), 1, "cleared after its death: counts work");
 
+	/*
+	 * A writer that still runs but is slow to finish (preempted on a
+	 * busy machine): the reader waits for it rather than refusing.
+	 */
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		atomic_store(&is->is_writer, getpid());
+		seq = atomic_load(&is->is_seq) | 1;
+		atomic_store(&is->is_seq, seq);
+		t0 = timer_now_ms();
+		while (timer_now_ms() - t0 < 60)
+			;	/* running, not stopped */
+		atomic_store(&is->is_seq, seq + 1);
+		_exit(0);
+	}
+	while (atomic_load(&is->is_seq) % 2 == 0)
+		sched_yield();
+	t0 = timer_now_ms();
+	n = count_of(sh, 77);
+	took = timer_now_ms() - t0;
+	ok(n == 1, "a running writer 60 ms inside its update: the reader "
+	    "waited %llu ms for it and counted %u, not unavailable",
+	    (unsigned long long)took, n);
+	st = wait_child(pid, 0, 10000);
+	ok(st != -1 && WIFEXITED(st), "the writer finished");
+
 	/* A writer busy in its table, stopped at random points. */
 	fflush(stdout);
 	if ((pid = fork()) == 0) {
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		shared_forked(sh);
 		for (;;) {
 			(void)add(sh, 1, 77);
 			(void)add(sh, 1, 78);
@@ -609,6 +639,7 @@ test_stress(struct shared *sh)
 	for (i = 0; i < STRESS_WORKERS; i++)
 		if ((pids[i] = fork()) == 0) {
 			(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+			shared_forked(sh);
 			stress_worker(sh, g, i);
 		}
 	/* Meanwhile the master grows the file: readers must follow. */
