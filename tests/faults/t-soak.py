@@ -24,6 +24,7 @@ from echodtest import SANITIZED, Echod, Streamer, ZombieWatch, connect, \
     fd_count, recv_all, rss_kib, run_test, tap, wait_for
 
 SECONDS = float(os.environ.get("ECHOD_SOAK_SECONDS", "60"))
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 
 def good_client(port, rng):
@@ -53,6 +54,10 @@ def hostile_connect(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(5)
     try:
+        # The port is chosen at connect(), unique per 4-tuple: a plain
+        # bind() to port 0 would take ports from every other client on
+        # the machine (TIME_WAIT keeps them) and run them out.
+        s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
         s.bind(("127.0.0.2", 0))
         s.connect(("127.0.0.1", port))
     except BaseException:
