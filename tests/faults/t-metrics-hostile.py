@@ -103,6 +103,24 @@ def scrapes(port, n, q):
     q.put(("scrapes", n, good, hung))
 
 
+def big_requests(port, n):
+    """n 1 MB request lines: (answered 414, closed, hung)."""
+    big = closed = hung = 0
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(b"GET /" + b"a" * (1 << 20) + b" HTTP/1.1\r\n\r\n")
+            status, _, _ = parse_response(recv_all(s))
+            big += status == 414
+            closed += status != 414
+        except socket.timeout:
+            hung += 1
+        except OSError:
+            closed += 1
+        s.close()
+    return big, closed, hung
+
+
 def garbage(port, n, q):
     """n connections sending random bytes, and 1 MB request lines."""
     answered = 0
@@ -116,17 +134,9 @@ def garbage(port, n, q):
         except OSError:
             pass
         s.close()
-    big = 0
-    for _ in range(3):
-        s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        try:
-            s.sendall(b"GET /" + b"a" * (1 << 20) + b" HTTP/1.1\r\n\r\n")
-            status, _, _ = parse_response(recv_all(s))
-            big += status == 414
-        except OSError:
-            pass
-        s.close()
-    q.put(("garbage", n, answered, big))
+    # Amid the flood a lingering 414 may be evicted (its client still
+    # sending: the close resets it), never left hanging.
+    q.put(("garbage", n, answered) + big_requests(port, 3))
 
 
 # --- the test -------------------------------------------------------------
@@ -199,10 +209,13 @@ def body():
            "1,000 concurrent scrapes amid the flood: %d got a whole answer, "
            "the rest a close (none hung)" % sc[1], sc)
     g = results.get("garbage")
-    tap.ok(g is not None and g[0] == 300 and g[2] == 3,
+    tap.ok(g is not None and g[0] == 300 and g[4] == 0,
            "garbage: every connection answered or closed, never a hang "
-           "(%s answered); the 1 MB request lines got 414" %
-           (g[1] if g else "?"), g)
+           "(%s answered); 1 MB request lines amid the flood: %s got 414, "
+           "%s evicted" % ((g[1], g[2], g[3]) if g else ("?",) * 3), g)
+    tap.eq(big_requests(mport, 3), (3, 0, 0), "after the flood, three 1 MB "
+           "request lines each get 414 (the answer survives the client's "
+           "unread megabyte)")
     tap.ok(results.get("slowloris", (0,))[0] > 0, "the slowloris ran")
 
     # Afterwards: all is well and nothing leaked.
