@@ -106,11 +106,12 @@ def bound_in(ports):
 
 
 def test_guards():
-    e = udp_echod({"listen": "127.0.0.1:{port}, 127.0.0.1:%d"
-                   % udptest.free_port(), "min_source_port": "40000",
-                   "rate_limit": "0"}, workers=1)
-    own = [int(p) for p in re.findall(r"udp 127\.0\.0\.1:(\d+)", e.log())
-           if int(p) != e.port][0]
+    # The other socket's port from the config, not from the log: the
+    # line naming it may not be written yet when echod is ready.
+    own = udptest.free_port()
+    e = udp_echod({"listen": "127.0.0.1:{port}, 127.0.0.1:%d" % own,
+                   "min_source_port": "40000", "rate_limit": "0"},
+                  workers=1)
     dst = ("127.0.0.1", e.port)
 
     c = bound_in(range(30000, 40000))
